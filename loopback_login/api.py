@@ -1,0 +1,81 @@
+"""The two calls most programs need: a valid access token, sync or async."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+__all__ = ["aget_token", "get_token"]
+
+
+def _secret() -> str | None:
+    return os.environ.get("LOOPBACK_LOGIN_CLIENT_SECRET") or None
+
+
+async def aget_token(
+    profile: str = "default",
+    *,
+    min_valid: float | None = None,
+    cache_dir: str | None = None,
+    client_secret: str | None = None,
+    login: bool = False,
+) -> str:
+    """An access token for ``profile``, refreshed if it expires within ``min_valid``
+    seconds (default: a tenth of its lifetime, at most five minutes).
+
+    The client secret, if the app has one, comes from ``client_secret`` or
+    ``LOOPBACK_LOGIN_CLIENT_SECRET``: it is never stored with the tokens.
+
+    Raises:
+        NotLoggedInError: run ``loopback-login login`` first (or pass ``login=True``).
+        SessionExpiredError: the server ended the session; log in again.
+    """
+    from .session import LoginSession
+    from .store import FileTokenStore, default_store_dir
+
+    store = FileTokenStore(cache_dir or default_store_dir())
+    async with LoginSession(
+        profile=profile, store=store, client_secret=client_secret or _secret()
+    ) as session:
+        tokens = await session.get_token(min_valid=min_valid, login=login)
+    return tokens.access_token
+
+
+def get_token(
+    profile: str = "default",
+    *,
+    min_valid: float | None = None,
+    cache_dir: str | None = None,
+    client_secret: str | None = None,
+    login: bool = False,
+) -> str:
+    """Synchronous :func:`aget_token`. A valid cached token costs one file read."""
+    from .cached import read_valid_token
+    from .store import default_store_dir, validate_profile_name
+
+    tokens = read_valid_token(
+        validate_profile_name(profile),
+        cache_dir or default_store_dir(),
+        now=time.time(),
+        min_valid=min_valid,
+    )
+    if tokens is not None:
+        return str(tokens["access_token"])
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        raise RuntimeError(
+            "get_token() cannot run inside an event loop: await aget_token()"
+        )
+    return asyncio.run(
+        aget_token(
+            profile,
+            min_valid=min_valid,
+            cache_dir=cache_dir,
+            client_secret=client_secret,
+            login=login,
+        )
+    )

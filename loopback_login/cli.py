@@ -1,0 +1,30 @@
+"""``loopback-login``: the entry point.
+
+``token`` with a valid cached token is answered from :mod:`.cached` before click and
+the rest of the package are imported; everything else goes to :mod:`.commands`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["token"]:
+        from .cached import try_cached_token
+
+        code = try_cached_token(args[1:], os.environ, sys.stdout)
+        if code is not None:
+            return code
+    from .commands import run
+
+    return run(args)

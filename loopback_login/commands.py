@@ -1,0 +1,400 @@
+"""The click commands. Each parses flags, builds objects, runs one coroutine and maps
+errors to exit codes; the work itself lives in :mod:`.session`.
+
+stdout carries only what a program asked for (``token``, ``status --json``); URLs,
+progress and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+
+from .cached import FORMATS, format_token
+from .cli_common import common, drive, read_secret, say, secret_options, setup, summary
+from .commands_emulator import demo, emulator
+from .config import (
+    AUTHORIZE_PARAMS,
+    CLIENT_AUTH_METHODS,
+    LoopbackConfig,
+    ProviderConfig,
+)
+from .errors import ConfigError, LoopbackLoginError, NotLoggedInError
+from .profiles import ProfileEntry, describe
+from .session import LoginSession
+from .store import validate_profile_name
+from .token_client import DEFAULT_HTTP_TIMEOUT
+
+__all__ = ["cli", "run"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def run(args: Sequence[str]) -> int:
+    """Run click on ``args``; our errors become one line, a hint and an exit code."""
+    try:
+        cli.main(args=list(args), prog_name="loopback-login", standalone_mode=False)
+    except LoopbackLoginError as exc:
+        say(f"error: {exc}")
+        if exc.hint:
+            say(f"  {exc.hint}")
+        return exc.exit_code
+    except click.exceptions.Abort:
+        say("Aborted.")
+        return 130
+    except KeyboardInterrupt:
+        say("Interrupted.")
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    return 0
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="loopback-login", prog_name="loopback-login")
+def cli() -> None:
+    """Log in to RingCentral once, in your browser, and hand valid user tokens to
+    any program: curl -H "Authorization: Bearer $(loopback-login token)" …
+
+    Start with `loopback-login demo`: a full login against the built-in emulator.
+    """
+
+
+def login_options(func: F) -> F:
+    options = [
+        click.option("--server", "-s", help="production, partner, or a base URL "
+                     "[default: production, or the profile's].", metavar="URL"),
+        click.option("--client-id", help="The app's Client ID."),
+        click.option("--client-auth", type=click.Choice(CLIENT_AUTH_METHODS),
+                     help="Client authentication [default: inferred: a secret → "
+                     "client_secret_basic, a key → private_key_jwt, else none]."),
+        click.option("--private-key", type=click.Path(dir_okay=False),
+                     help="PEM private key for private_key_jwt."),
+        click.option("--key-id", help="kid of the private key, if registered with one."),
+        click.option("--scope", help="Space-separated scopes (e.g. 'openid ReadAccounts')."),
+        click.option("--method", type=click.Choice(["get", "post"]),
+                     help="Open the authorize endpoint by GET or by a POSTed form."),
+        click.option("--pkce", type=click.Choice(["S256", "plain"]), help="PKCE method."),
+        click.option("--redirect-uri", multiple=True,
+                     help="Exact registered redirect URI; repeat to give fallbacks for "
+                     "busy ports [default: http://127.0.0.1:<free port>/callback]."),
+        click.option("--timeout", type=click.FloatRange(min=1), default=300.0,
+                     show_default=True, help="Seconds to wait for the sign-in."),
+        click.option("--http-timeout", type=click.FloatRange(min=0.1),
+                     default=DEFAULT_HTTP_TIMEOUT, show_default=True,
+                     help="Seconds to wait for the token endpoint."),
+        click.option("--no-browser", is_flag=True,
+                     help="Print the URL instead of opening a browser."),
+        click.option("--issuer", help="Expected ID-token issuer [default: the server]."),
+        click.option("--jwks-uri", help="Where the ID-token keys are, without discovery."),
+        *[click.option(f"--{name.replace('_', '-')}", name,
+                       help=f"Authorize parameter {name}.") for name in AUTHORIZE_PARAMS],
+        click.option("--endpoint-id", help="Token parameter endpoint_id."),
+        click.option("--access-token-ttl", type=click.IntRange(min=1),
+                     help="Token parameter access_token_ttl (seconds)."),
+        click.option("--refresh-token-ttl", type=click.IntRange(min=1),
+                     help="Token parameter refresh_token_ttl (seconds)."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def build_provider(
+    opts: dict[str, Any], remembered: ProfileEntry | None, secret: str | None
+) -> ProviderConfig:
+    """Options given now override what the profile remembers from the last login."""
+    base: dict[str, Any] = dict(remembered.settings) if remembered else {}
+    if opts["client_id"] and opts["client_id"] != base.get("client_id"):
+        base = {"server": base.get("server")}  # another app: forget the rest
+    base.setdefault("server", None)
+    for key in (
+        "server",
+        "client_id",
+        "issuer",
+        "jwks_uri",
+        "scope",
+        "method",
+        "key_id",
+    ):
+        if opts.get(key):
+            base[key] = opts[key]
+    if opts.get("client_auth"):
+        base["client_auth"] = opts["client_auth"]
+    elif opts.get("private_key") or (secret and base.get("client_auth") == "none"):
+        base.pop("client_auth", None)  # infer again from what was given
+    if opts.get("private_key"):
+        base["private_key_path"] = os.path.abspath(opts["private_key"])
+    if opts.get("pkce"):
+        base["pkce_method"] = opts["pkce"]
+    params = dict(base.get("authorize_params") or {})
+    params.update({k: opts[k] for k in AUTHORIZE_PARAMS if opts.get(k)})
+    base["authorize_params"] = params
+    token_params = dict(base.get("token_params") or {})
+    for key in ("endpoint_id", "access_token_ttl", "refresh_token_ttl"):
+        if opts.get(key) is not None:
+            token_params[key] = str(opts[key])
+    base["token_params"] = token_params
+    base["server"] = base["server"] or "production"
+    if not base.get("client_id"):
+        raise ConfigError(
+            "no client id given",
+            hint="pass --client-id with the app's Client ID (try `loopback-login demo` "
+            "for a login against the built-in emulator)",
+        )
+    return ProviderConfig.from_profile(base, client_secret=secret)
+
+
+@cli.command()
+@login_options
+@secret_options
+@common
+def login(profile: str, cache_dir: str | None, verbose: bool, **opts: Any) -> None:
+    """Sign in with the browser and save the session.
+
+    Later runs for the same profile reuse its settings, so `loopback-login login
+    -p work` signs in again with what was given the first time.
+    """
+    store = setup(verbose, cache_dir)
+    profile = validate_profile_name(profile)
+    secret = read_secret(opts.pop("client_secret_file"), opts.pop("client_secret"))
+    remembered = (
+        LoginSession(profile=profile, store=store).entry() if store.profiles() else None
+    )
+    provider = build_provider(opts, remembered, secret)
+    redirect_uris = opts["redirect_uri"] or tuple(
+        (remembered.settings.get("redirect_uris") or []) if remembered else []
+    )
+    loopback = LoopbackConfig(
+        redirect_uris=tuple(redirect_uris), timeout=opts["timeout"]
+    )
+    from .browser import NoBrowser
+
+    opener = NoBrowser() if opts["no_browser"] else None
+    session = LoginSession(
+        provider, profile=profile, loopback=loopback, store=store, opener=opener,
+        http_timeout=opts["http_timeout"], notify=say,
+    )  # fmt: skip
+
+    async def go() -> ProfileEntry | None:
+        async with session:
+            await session.login()
+            return session.entry()
+
+    entry = drive(go())
+    if entry is not None:
+        say(summary(entry))
+
+
+@cli.command()
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="token",
+    show_default=True,
+    help="token, an Authorization header, or JSON.",
+)
+@click.option(
+    "--min-valid",
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="Refresh first if the token expires sooner [default: a tenth of "
+    "its lifetime, at most 300].",
+)
+@click.option(
+    "--login",
+    "login_",
+    is_flag=True,
+    help="Sign in with the browser if no usable session is cached.",
+)
+@click.option("--no-browser", is_flag=True, help="With --login: print the URL only.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=300.0,
+    help="With --login: seconds to wait for the sign-in.",
+)
+@click.option(
+    "--http-timeout",
+    type=click.FloatRange(min=0.1),
+    default=DEFAULT_HTTP_TIMEOUT,
+    help="Seconds to wait for the token endpoint.",
+)
+@secret_options
+@common
+def token(
+    profile: str, cache_dir: str | None, verbose: bool, fmt: str, min_valid: float | None,
+    login_: bool, no_browser: bool, timeout: float, http_timeout: float,
+    client_secret_file: Any, client_secret: str | None,
+) -> None:  # fmt: skip
+    """Print a valid access token, refreshing it if needed."""
+    store = setup(verbose, cache_dir)
+    from .browser import NoBrowser
+
+    remembered = LoginSession(profile=profile, store=store).entry()
+    uris = tuple(remembered.settings.get("redirect_uris") or []) if remembered else ()
+    session = LoginSession(
+        profile=profile, store=store, notify=say, http_timeout=http_timeout,
+        client_secret=read_secret(client_secret_file, client_secret),
+        loopback=LoopbackConfig(redirect_uris=uris, timeout=timeout),
+        opener=NoBrowser() if no_browser else None,
+        provider=ProviderConfig.from_profile(remembered.settings) if login_ and remembered
+        else None,
+    )  # fmt: skip
+
+    async def go() -> Any:
+        async with session:
+            return await session.get_token(min_valid=min_valid, login=login_)
+
+    tokens = drive(go())
+    click.echo(format_token(tokens.to_json(), fmt, profile, time.time()), nl=False)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--all", "all_", is_flag=True, help="Every profile (the default without -p)."
+)
+@common
+def status(
+    profile: str, cache_dir: str | None, verbose: bool, as_json: bool, all_: bool
+) -> None:
+    """Show saved sessions: server, client, user, scopes, expiry. Never a token."""
+    store = setup(verbose, cache_dir)
+    asked = click.get_current_context().get_parameter_source("profile")
+    single = not all_ and asked is not click.core.ParameterSource.DEFAULT
+    names = [validate_profile_name(profile)] if single else store.profiles()
+    now = time.time()
+    rows = []
+    for name in names:
+        entry = LoginSession(profile=name, store=store).entry()
+        if entry is not None:
+            rows.append(describe(entry, now=now))
+    if as_json:
+        click.echo(
+            json.dumps(rows if not single else (rows[0] if rows else None), indent=2)
+        )
+    else:
+        for row in rows:
+            click.echo(format_status(row, now))
+        if not rows:
+            say(
+                "No saved sessions."
+                if not single
+                else f"Profile {profile!r} is not logged in."
+            )
+    if single and (not rows or rows[0]["state"] in ("expired", "needs login")):
+        raise NotLoggedInError(
+            f"profile {profile!r} has no usable session",
+            hint=f"run: loopback-login login --profile {profile}",
+        )
+
+
+def format_status(row: dict[str, Any], now: float) -> str:
+    def when(ts: float | None) -> str:
+        if ts is None:
+            return "-"
+        left = ts - now
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+        return f"{stamp} ({'in ' + _span(left) if left > 0 else _span(-left) + ' ago'})"
+
+    identity = row["identity"] or {}
+    who = identity.get("name") or "-"
+    if identity and not identity.get("signature_checked", True):
+        who += " (ID token signature not checked: HS256 over TLS)"
+    lines = [
+        f"{row['profile']}: {row['state']}",
+        f"  server:     {row['server']}",
+        f"  client id:  {row['client_id']} ({row['client_auth']})",
+        f"  user:       {who}",
+        f"  owner id:   {row['owner_id'] or '-'}   endpoint id: {row['endpoint_id'] or '-'}",
+        f"  scope:      {row['scope'] or '-'}",
+        f"  access:     expires {when(row['access_expires_at'])}",
+        "  refresh:    "
+        + (
+            f"expires {when(row['refresh_expires_at'])}"
+            if row["has_refresh_token"]
+            else "none"
+        ),
+    ]
+    if row["dead"]:
+        lines.append(f"  ended:      {row['dead']}")
+    return "\n".join(lines)
+
+
+def _span(seconds: float) -> str:
+    seconds = int(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
+@cli.command()
+@click.option("--all", "all_", is_flag=True, help="Every saved profile.")
+@click.option(
+    "--local",
+    is_flag=True,
+    help="Only forget the local copy; the server session lives until it expires.",
+)
+@click.option(
+    "--http-timeout", type=click.FloatRange(min=0.1), default=DEFAULT_HTTP_TIMEOUT
+)
+@secret_options
+@common
+def logout(
+    profile: str, cache_dir: str | None, verbose: bool, all_: bool, local: bool,
+    http_timeout: float, client_secret_file: Any, client_secret: str | None,
+) -> None:  # fmt: skip
+    """Revoke the session at the server, then remove it from disk."""
+    store = setup(verbose, cache_dir)
+    secret = read_secret(client_secret_file, client_secret)
+    names = store.profiles() if all_ else [validate_profile_name(profile)]
+    failures: list[LoopbackLoginError] = []
+
+    async def go() -> None:
+        for name in names:
+            async with LoginSession(
+                profile=name,
+                store=store,
+                client_secret=secret,
+                http_timeout=http_timeout,
+            ) as session:
+                try:
+                    removed = await session.logout(local=local)
+                except LoopbackLoginError as exc:
+                    say(f"error: profile {name!r} kept: revocation failed: {exc}")
+                    failures.append(exc)
+                    continue
+            if not removed:
+                say(f"Profile {name!r} was not logged in.")
+            elif local:
+                say(
+                    f"Removed profile {name!r} from this computer; its server session "
+                    "stays valid until it expires."
+                )
+            else:
+                say(
+                    f"Logged out of profile {name!r}: the session was revoked and removed."
+                )
+
+    drive(go())
+    if failures:
+        hint = "check the network and try again, or use --local to forget it anyway"
+        raise LoopbackLoginError("some sessions could not be revoked", hint=hint)
+    if not names and all_:
+        say("No saved sessions.")
+
+
+cli.add_command(emulator)
+cli.add_command(demo)

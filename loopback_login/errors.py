@@ -1,0 +1,217 @@
+"""Every error loopback_login raises, in one tree.
+
+::
+
+    LoopbackLoginError
+    ├── ConfigError(ValueError)             bad option, profile name, URL or key file
+    ├── DiscoveryError                      metadata or JWKS unavailable, issuer mismatch
+    ├── LoopbackBindError(OSError)          no redirect URI's port could be bound
+    ├── AuthorizationError                  error=… on the redirect (RFC 6749 §4.1.2.1)
+    │   ├── StateMismatchError              the callback's state is not ours
+    │   ├── IssuerMismatchError             the callback's iss is not ours (RFC 9207)
+    │   └── AuthorizationTimeoutError(TimeoutError)
+    ├── NetworkError(OSError)               connection refused, timeout, torn response
+    ├── TokenEndpointError                  an error body from token or revoke (RFC 6749 §5.2)
+    │   ├── InvalidGrantError               refresh token or code dead: log in again
+    │   └── RateLimitError                  HTTP 429; .retry_after in seconds
+    ├── IDTokenError                        signature, iss, aud, exp, iat
+    │   └── NonceMismatchError
+    ├── TokenStoreError(OSError)            the cache cannot be read or written
+    │   └── CorruptEntryError               an entry that is not ours to read
+    └── NotLoggedInError                    nothing usable cached for the profile
+        └── SessionExpiredError             the server ended the session; log in again
+
+Every message says what failed and what to do next; none ever contains a token, a code,
+a verifier, a secret or an assertion.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthorizationError",
+    "AuthorizationTimeoutError",
+    "ConfigError",
+    "CorruptEntryError",
+    "DiscoveryError",
+    "IDTokenError",
+    "InvalidGrantError",
+    "IssuerMismatchError",
+    "LoopbackBindError",
+    "LoopbackLoginError",
+    "NetworkError",
+    "NonceMismatchError",
+    "NotLoggedInError",
+    "RateLimitError",
+    "SessionExpiredError",
+    "StateMismatchError",
+    "TokenEndpointError",
+    "TokenStoreError",
+]
+
+
+class LoopbackLoginError(Exception):
+    """Base class. ``hint`` says what the person should do next, when we know."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(LoopbackLoginError, ValueError):
+    """An option, profile name, URL or key file is unusable."""
+
+
+class DiscoveryError(LoopbackLoginError):
+    """The provider's metadata or keys could not be fetched or do not match."""
+
+
+class LoopbackBindError(LoopbackLoginError, OSError):
+    """None of the redirect URIs' ports could be bound on loopback."""
+
+
+class AuthorizationError(LoopbackLoginError):
+    """The authorization server sent the browser back with ``error=…``.
+
+    RFC 6749 §4.1.2.1 fields are kept as attributes.
+    """
+
+    def __init__(
+        self,
+        error: str,
+        error_description: str | None = None,
+        error_uri: str | None = None,
+        *,
+        message: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.error = error
+        self.error_description = error_description
+        self.error_uri = error_uri
+        if message is None:
+            message = f"{error}: {error_description}" if error_description else error
+        super().__init__(message, hint=hint)
+
+
+class StateMismatchError(AuthorizationError):
+    """A callback's ``state`` does not match the login in progress."""
+
+    def __init__(self, message: str = "the callback's state does not match") -> None:
+        super().__init__("invalid_state", message=message)
+
+
+class IssuerMismatchError(AuthorizationError):
+    """A callback's ``iss`` names another server (RFC 9207 mix-up defence)."""
+
+    def __init__(self, expected: str, got: str) -> None:
+        super().__init__(
+            "invalid_issuer",
+            message=f"the callback came from issuer {got!r}, expected {expected!r}",
+            hint="check --server and --issuer; another server may have answered",
+        )
+
+
+class AuthorizationTimeoutError(AuthorizationError, TimeoutError):
+    """No callback arrived in time."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            "timeout",
+            message=f"no sign-in finished within {seconds:g} seconds",
+            hint="run the login again, or give more time with --timeout",
+        )
+
+
+class NetworkError(LoopbackLoginError, OSError):
+    """The server could not be reached, timed out, or sent a torn answer."""
+
+
+class TokenEndpointError(LoopbackLoginError):
+    """An RFC 6749 §5.2 error from the token or revoke endpoint.
+
+    RingCentral adds ``errors[]`` with an ``errorCode`` such as ``OAU-109``; it is
+    kept as ``error_code``.
+    """
+
+    def __init__(
+        self,
+        error: str,
+        error_description: str | None = None,
+        *,
+        status: int | None = None,
+        error_code: str | None = None,
+        endpoint: str = "token",
+        hint: str | None = None,
+    ) -> None:
+        self.error = error
+        self.error_description = error_description
+        self.status = status
+        self.error_code = error_code
+        self.endpoint = endpoint
+        detail = f"{error}: {error_description}" if error_description else error
+        if error_code:
+            detail += f" ({error_code})"
+        status_part = f"HTTP {status}, " if status else ""
+        super().__init__(
+            f"the {endpoint} endpoint refused: {status_part}{detail}", hint=hint
+        )
+
+
+class InvalidGrantError(TokenEndpointError):
+    """The code or refresh token is spent, expired or revoked."""
+
+
+class RateLimitError(TokenEndpointError):
+    """HTTP 429. ``retry_after`` is the server's ``Retry-After`` in seconds."""
+
+    def __init__(
+        self,
+        error: str = "rate_limited",
+        error_description: str | None = None,
+        *,
+        retry_after: float | None = None,
+        status: int | None = 429,
+        error_code: str | None = None,
+        endpoint: str = "token",
+        hint: str | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(
+            error,
+            error_description,
+            status=status,
+            error_code=error_code,
+            endpoint=endpoint,
+            hint=hint,
+        )
+
+
+class IDTokenError(LoopbackLoginError):
+    """The ID token failed a check: nothing from that response is kept."""
+
+
+class NonceMismatchError(IDTokenError):
+    """The ID token's nonce is not the one sent at login."""
+
+
+class TokenStoreError(LoopbackLoginError, OSError):
+    """The token cache cannot be read or written."""
+
+
+class CorruptEntryError(TokenStoreError):
+    """A cache entry is unreadable or from a newer version; it was left in place or moved aside."""
+
+
+class NotLoggedInError(LoopbackLoginError):
+    """Nothing usable is cached for the profile."""
+
+
+class SessionExpiredError(NotLoggedInError):
+    """The server ended the session (``invalid_grant``); only a new login helps."""
+
+    exit_code = 2

@@ -1,0 +1,446 @@
+"""The orchestrator: log in, hand out valid tokens, log out.
+
+Every adapter comes in by keyword (store, browser opener, HTTP session, clock), with
+the production one as default, so tests swap in real local parts and never patch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import AsyncIterator, Callable
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from .authorize import build_authorization_params, build_authorization_url
+from .browser import BrowserOpener, SystemBrowser
+from .clock import Clock, system_clock
+from .config import LoopbackConfig, ProviderConfig
+from .discovery import ProviderKeys, fetch_provider_keys
+from .errors import (
+    ConfigError,
+    InvalidGrantError,
+    LoopbackLoginError,
+    NetworkError,
+    NotLoggedInError,
+    SessionExpiredError,
+    TokenEndpointError,
+)
+from .id_token import Identity, UnknownKeyError, validate_id_token
+from .loopback import LoopbackServer, Outcome
+from .pkce import PkcePair, new_nonce, new_state
+from .profiles import ProfileEntry
+from .store import FileTokenStore, TokenStore, default_store_dir, validate_profile_name
+from .token_client import DEFAULT_HTTP_TIMEOUT, TokenClient
+from .tokens import TokenSet
+
+__all__ = ["LoginSession"]
+
+logger = logging.getLogger(__name__)
+
+Notify = Callable[[str], None]
+
+REMINDER_AFTER = 30.0
+"""Seconds without a callback before we repeat the URL and say what to check."""
+
+
+class LoginSession:
+    """One profile's session with one authorization server.
+
+    ``provider`` is needed to log in; afterwards the profile remembers it, so
+    ``get_token`` and ``logout`` need only the profile (and the client secret, which
+    is never stored: pass it as ``client_secret``).
+    """
+
+    def __init__(
+        self,
+        provider: ProviderConfig | None = None,
+        *,
+        profile: str = "default",
+        loopback: LoopbackConfig | None = None,
+        store: TokenStore | None = None,
+        opener: BrowserOpener | None = None,
+        http: aiohttp.ClientSession | None = None,
+        clock: Clock = system_clock,
+        client_secret: str | None = None,
+        http_timeout: float = DEFAULT_HTTP_TIMEOUT,
+        notify: Notify | None = None,
+    ) -> None:
+        self.profile = validate_profile_name(profile)
+        self._provider = provider
+        self._loopback = loopback or LoopbackConfig()
+        self._store = (
+            store if store is not None else FileTokenStore(default_store_dir())
+        )
+        self._opener = opener or SystemBrowser()
+        self._http = http
+        self._own_http = http is None
+        self._clock = clock
+        self._secret = (
+            client_secret
+            if client_secret is not None
+            else (provider.client_secret if provider else None)
+        )
+        self._http_timeout = http_timeout
+        self._notify = notify or (lambda message: logger.info("%s", message))
+        self._busy = asyncio.Lock()
+
+    async def __aenter__(self) -> LoginSession:
+        return self
+
+    async def __aexit__(
+        self,
+        et: type[BaseException] | None,
+        e: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP session if we made it."""
+        if self._own_http and self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    # -- the three use cases -------------------------------------------------
+
+    async def login(self) -> TokenSet:
+        """Run the browser login, cache the new session, then revoke the one it replaces."""
+        async with self._busy, self._locked():
+            return await self._login_locked()
+
+    async def get_token(
+        self, *, min_valid: float | None = None, login: bool = False
+    ) -> TokenSet:
+        """A token valid for at least ``min_valid`` seconds (default: a margin scaled
+        to the token's lifetime), refreshing it once across processes if needed.
+
+        Opens a browser only with ``login=True``, and then under the profile's lock,
+        so parallel callers wait for one login instead of opening a tab each.
+
+        Raises:
+            NotLoggedInError: nothing cached (or no refresh token) and ``login`` is off.
+            SessionExpiredError: the server ended the session (exit code 2).
+            NetworkError, TokenEndpointError: refresh failed and the cached token
+                is expired.
+        """
+        entry = self._load()
+        if entry is not None and not entry.dead and not self._stale(entry, min_valid):
+            return entry.tokens
+        async with self._busy, self._locked():
+            # Another process may have refreshed or logged in while we waited.
+            entry = self._load()
+            if (
+                entry is not None
+                and not entry.dead
+                and not self._stale(entry, min_valid)
+            ):
+                return entry.tokens
+            try:
+                if entry is None:
+                    raise NotLoggedInError(
+                        f"profile {self.profile!r} is not logged in",
+                        hint=f"run: loopback-login login --profile {self.profile}",
+                    )
+                return await self._refresh_locked(entry)
+            except NotLoggedInError:
+                if not login:
+                    raise
+                return await self._login_locked()
+
+    async def logout(self, *, local: bool = False) -> bool:
+        """Revoke the session at the server, then forget it; False if none was cached.
+
+        A failed revocation keeps the entry and raises, unless ``local``: then only
+        the local copy goes, and the server session lives until it expires.
+        """
+        async with self._busy, self._locked():
+            entry = self._load()
+            if entry is None:
+                return False
+            if not local and not entry.dead:
+                tokens = entry.tokens
+                client = self._client(self._provider_for(entry))
+                await client.revoke(tokens.refresh_token or tokens.access_token)
+            self._store.delete(self.profile)
+            return True
+
+    def entry(self) -> ProfileEntry | None:
+        """The cached entry, dead or alive, without touching the network."""
+        return self._load()
+
+    # -- steps -----------------------------------------------------------------
+
+    async def _login_locked(self) -> TokenSet:
+        provider = self._require_provider()
+        previous = self._load(quiet=True)
+        state, nonce, pkce = (
+            new_state(),
+            new_nonce(),
+            PkcePair.generate(provider.pkce_method),
+        )
+        async with LoopbackServer(
+            self._loopback,
+            expected_state=state,
+            expected_issuer=provider.expected_issuer,
+        ) as server:
+            params = build_authorization_params(
+                provider,
+                redirect_uri=server.redirect_uri,
+                state=state,
+                nonce=nonce,
+                pkce=pkce,
+            )
+            if provider.method == "get":
+                url = build_authorization_url(provider.authorization_endpoint, params)
+                server.authorize_with_get(url)
+            else:
+                server.authorize_with_post(provider.authorization_endpoint, params)
+                url = server.start_url
+            self._notify(f"To sign in, open this URL in your browser:\n\n    {url}\n")
+            if not await self._opener.open(url):
+                self._notify("No browser was opened: open the URL above yourself.")
+            code = await server.wait_for_code(
+                reminder_after=REMINDER_AFTER, reminder=lambda: self._remind(url)
+            )
+            try:
+                tokens = await self._client(provider).exchange_code(
+                    code,
+                    redirect_uri=server.redirect_uri,
+                    code_verifier=pkce.code_verifier,
+                )
+                keys, identity = await self._check_id_token(
+                    provider, tokens, None, nonce
+                )
+                entry = self._new_entry(
+                    provider, tokens, identity, keys, server.redirect_uri
+                )
+                self._store.save(self.profile, entry.to_json())
+            except LoopbackLoginError as exc:
+                server.finish(Outcome(error=exc))
+                raise
+            server.finish(Outcome(account=_account(entry)))
+        if previous is not None and not previous.dead:
+            await self._revoke_replaced(previous)
+        return tokens
+
+    async def _refresh_locked(self, entry: ProfileEntry) -> TokenSet:
+        tokens, now = entry.tokens, self._clock()
+        if entry.dead:
+            raise SessionExpiredError(
+                f"the session of profile {self.profile!r} has ended ({entry.dead})",
+                hint=f"run: loopback-login login --profile {self.profile}",
+            )
+        if tokens.refresh_token is None:
+            raise NotLoggedInError(
+                f"the access token of profile {self.profile!r} has expired and the server "
+                "issued no refresh token",
+                hint='enable "Issue refresh tokens" in the app\'s settings, then run: '
+                f"loopback-login login --profile {self.profile}",
+            )
+        if tokens.refresh_expired(now=now):
+            raise SessionExpiredError(
+                f"the refresh token of profile {self.profile!r} has expired",
+                hint=f"run: loopback-login login --profile {self.profile}",
+            )
+        provider = self._provider_for(entry)
+        try:
+            fresh = await self._client(provider).refresh(tokens.refresh_token)
+        except InvalidGrantError as exc:
+            reason = exc.error_description or exc.error
+            self._store.save(self.profile, entry.mark_dead(reason).to_json())
+            raise SessionExpiredError(
+                f"session expired for profile {self.profile!r}: {reason}",
+                hint=f"run: loopback-login login --profile {self.profile}",
+            ) from exc
+        except (NetworkError, TokenEndpointError) as exc:
+            if not tokens.is_expired(now=self._clock()):
+                self._notify(
+                    f"warning: could not refresh ({exc}); using the cached token"
+                )
+                return tokens
+            raise
+        if fresh.refresh_token is None:  # RFC 6749 §6: the old one stays valid
+            fresh = _keep_refresh_token(fresh, tokens)
+        keys, identity = await self._check_id_token(
+            provider, fresh, entry.provider_keys, None
+        )
+        self._store.save(
+            self.profile,
+            ProfileEntry(
+                profile=self.profile,
+                settings=entry.settings,
+                tokens=fresh,
+                saved_at=self._clock(),
+                identity=identity or entry.identity,
+                provider_keys=keys or entry.provider_keys,
+            ).to_json(),
+        )
+        return fresh
+
+    async def _check_id_token(
+        self,
+        provider: ProviderConfig,
+        tokens: TokenSet,
+        cached: ProviderKeys | None,
+        nonce: str | None,
+    ) -> tuple[ProviderKeys | None, dict[str, Any] | None]:
+        """Validate the ID token, if any; refetch the JWKS once for an unknown key."""
+        if tokens.id_token is None:
+            return cached, None
+        now = self._clock()
+        keys = cached if cached is not None and cached.is_fresh(now) else None
+        for attempt in (1, 2):
+            if keys is None:
+                keys = await fetch_provider_keys(
+                    self._session(), provider, now=now, http_timeout=self._http_timeout
+                )
+            try:
+                identity = validate_id_token(
+                    tokens.id_token,
+                    keys=keys.key_set(),
+                    issuer=provider.expected_issuer,
+                    client_id=provider.client_id,
+                    now=now,
+                    nonce=nonce,
+                    client_secret=self._secret,
+                    trust_transport=_over_tls(provider.token_endpoint),
+                )
+                return keys, _identity_record(identity)
+            except UnknownKeyError:
+                if attempt == 2:
+                    raise
+                keys = None  # the provider may have rotated its keys
+        raise AssertionError("unreachable")
+
+    async def _revoke_replaced(self, old: ProfileEntry) -> None:
+        token = old.tokens.refresh_token or old.tokens.access_token
+        try:
+            # The old session may be another client's or server's: use its settings.
+            old_provider = ProviderConfig.from_profile(
+                old.settings, client_secret=self._secret
+            )
+            await self._client(old_provider).revoke(token)
+        except LoopbackLoginError as exc:
+            self._notify(f"warning: the replaced session could not be revoked: {exc}")
+
+    def _remind(self, url: str) -> None:
+        self._notify(
+            "Still waiting for the sign-in to finish. If the browser shows an error "
+            "page, the redirect URI may not match the one registered for the app "
+            f"({self._loopback.targets[0].uri}); the sign-in URL again:\n\n    {url}\n"
+        )
+
+    # -- plumbing ----------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _locked(self) -> AsyncIterator[None]:
+        lock = self._store.lock(self.profile)
+        # Waiting for another process may take a whole browser login: keep the
+        # event loop free meanwhile.
+        await asyncio.to_thread(lock.__enter__)
+        try:
+            yield
+        finally:
+            lock.__exit__(None, None, None)
+
+    def _load(self, *, quiet: bool = False) -> ProfileEntry | None:
+        try:
+            raw = self._store.load(self.profile)
+        except LoopbackLoginError:
+            if quiet:
+                return None
+            raise
+        if raw is None:
+            return None
+        return ProfileEntry.from_json(raw, path=self.profile)
+
+    def _stale(self, entry: ProfileEntry, min_valid: float | None) -> bool:
+        return entry.tokens.needs_refresh(now=self._clock(), min_valid=min_valid)
+
+    def _require_provider(self) -> ProviderConfig:
+        if self._provider is None:
+            raise ConfigError(
+                "logging in needs the server and client id",
+                hint="run: loopback-login login --client-id ID [--server URL]",
+            )
+        return self._provider
+
+    def _provider_for(self, entry: ProfileEntry) -> ProviderConfig:
+        """The settings given to this session, else those the profile remembers."""
+        if self._provider is not None:
+            return self._provider
+        return ProviderConfig.from_profile(entry.settings, client_secret=self._secret)
+
+    def _new_entry(
+        self,
+        provider: ProviderConfig,
+        tokens: TokenSet,
+        identity: dict[str, Any] | None,
+        keys: ProviderKeys | None,
+        redirect_uri: str,
+    ) -> ProfileEntry:
+        settings = provider.to_profile()
+        settings["redirect_uris"] = list(self._loopback.redirect_uris)
+        settings["redirect_uri_used"] = redirect_uri
+        return ProfileEntry(
+            profile=self.profile,
+            settings=settings,
+            tokens=tokens,
+            saved_at=self._clock(),
+            identity=identity,
+            provider_keys=keys,
+        )
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        return self._http
+
+    def _client(self, provider: ProviderConfig) -> TokenClient:
+        if self._secret and not provider.client_secret:
+            provider = provider.with_secret(self._secret)
+        return TokenClient(
+            provider, self._session(), clock=self._clock, timeout=self._http_timeout
+        )
+
+
+def _over_tls(url: str) -> bool:
+    """HTTPS, or the loopback emulator (no network crossed)."""
+    parts = urlsplit(url)
+    return parts.scheme == "https" or parts.hostname in (
+        "127.0.0.1",
+        "::1",
+        "localhost",
+    )
+
+
+def _identity_record(identity: Identity) -> dict[str, Any]:
+    claims = identity.claims
+    return {
+        "sub": identity.subject,
+        "name": identity.display_name,
+        "email": claims.get("email"),
+        "signature_checked": identity.signature_checked,
+    }
+
+
+def _account(entry: ProfileEntry) -> str | None:
+    if entry.identity:
+        return str(entry.identity.get("name"))
+    if entry.tokens.owner_id:
+        return f"extension {entry.tokens.owner_id}"
+    return None
+
+
+def _keep_refresh_token(fresh: TokenSet, old: TokenSet) -> TokenSet:
+    return dataclasses.replace(
+        fresh,
+        refresh_token=old.refresh_token,
+        refresh_token_expires_at=old.refresh_token_expires_at,
+    )

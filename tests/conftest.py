@@ -1,0 +1,174 @@
+"""Shared fixtures: the real emulator on 127.0.0.1, sessions wired to it, a frozen
+clock, and a clean environment for every test."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from loopback_login.config import LoopbackConfig, ProviderConfig
+from loopback_login.emulator import DEMO_CLIENT_ID, EmulatorConfig, create_app, serve
+from loopback_login.session import LoginSession
+from loopback_login.store import MemoryTokenStore, TokenStore
+from loopback_login.testing import FrozenClock, HttpBrowser
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No test sees the developer's profile, secret or cache folder."""
+    for name in (
+        "LOOPBACK_LOGIN_PROFILE",
+        "LOOPBACK_LOGIN_CLIENT_SECRET",
+        "LOOPBACK_LOGIN_HOME",
+        "BROWSER",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@dataclass
+class Emulator:
+    """A running emulator: its base URL and its app (for STATE and FAULTS)."""
+
+    url: str
+    app: web.Application
+
+
+EmulatorFactory = Callable[..., Awaitable[Emulator]]
+
+
+@pytest.fixture
+async def start_emulator(
+    aiohttp_server: Callable[..., Awaitable[TestServer]], clock: FrozenClock
+) -> EmulatorFactory:
+    """Start an emulator on a free port of 127.0.0.1, sharing the test's clock."""
+
+    async def start(**options: Any) -> Emulator:
+        options.setdefault("auto_approve", True)
+        app = create_app(EmulatorConfig(**options), clock=clock)
+        server = await aiohttp_server(app, host="127.0.0.1")
+        return Emulator(url=str(server.make_url("")).rstrip("/"), app=app)
+
+    return start
+
+
+@pytest.fixture
+async def emulator(start_emulator: EmulatorFactory) -> Emulator:
+    return await start_emulator()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+def store() -> MemoryTokenStore:
+    return MemoryTokenStore()
+
+
+SessionFactory = Callable[..., LoginSession]
+
+
+@pytest.fixture
+def make_session(
+    emulator: Emulator, http: aiohttp.ClientSession, clock: FrozenClock, store: TokenStore
+) -> Iterator[SessionFactory]:
+    """Sessions against the emulator; every adapter can be overridden by keyword."""
+
+    def make(provider: ProviderConfig | None = None, **kwargs: Any) -> LoginSession:
+        provider_options = {
+            key: kwargs.pop(key)
+            for key in list(kwargs)
+            if key in ProviderConfig.__dataclass_fields__
+        }
+        if provider is None and kwargs.pop("with_provider", True):
+            provider_options.setdefault("server", emulator.url)
+            provider_options.setdefault("client_id", DEMO_CLIENT_ID)
+            provider_options.setdefault("scope", "openid profile email ReadAccounts")
+            provider = ProviderConfig(**provider_options)
+        kwargs.setdefault("store", store)
+        kwargs.setdefault("http", http)
+        kwargs.setdefault("clock", clock)
+        kwargs.setdefault("opener", HttpBrowser(http))
+        kwargs.setdefault("loopback", LoopbackConfig(timeout=10))
+        return LoginSession(provider, **kwargs)
+
+    yield make
+
+
+class ThreadedEmulator:
+    """An emulator on its own event loop in a thread, for sync CLI tests."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(config,), daemon=True)
+        self.url = ""
+        self.app: web.Application | None = None
+        self._runner: web.AppRunner | None = None
+
+    def _run(self, config: EmulatorConfig) -> None:
+        asyncio.set_event_loop(self.loop)
+
+        async def start() -> None:
+            self._runner, self.url = await serve(config)
+            self.app = self._runner.app
+            self._ready.set()
+
+        self.loop.run_until_complete(start())
+        self.loop.run_forever()
+
+    def __enter__(self) -> ThreadedEmulator:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the emulator did not start")
+        return self
+
+    def call(self, func: Callable[[], Any]) -> Any:
+        """Run ``func`` on the emulator's loop (its state is not thread-safe)."""
+        future: asyncio.Future[Any] = asyncio.run_coroutine_threadsafe(_call(func), self.loop)  # type: ignore[arg-type]
+        return future.result(10)
+
+    def __exit__(self, *exc: object) -> None:
+        async def stop() -> None:
+            assert self._runner is not None
+            await self._runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        self.loop.close()
+
+
+async def _call(func: Callable[[], Any]) -> Any:
+    return func()
+
+
+@pytest.fixture
+def threaded_emulator() -> Iterator[Callable[..., ThreadedEmulator]]:
+    started: list[ThreadedEmulator] = []
+
+    def start(**options: Any) -> ThreadedEmulator:
+        options.setdefault("auto_approve", True)
+        emu = ThreadedEmulator(EmulatorConfig(**options)).__enter__()
+        started.append(emu)
+        return emu
+
+    yield start
+    for emu in started:
+        emu.__exit__(None, None, None)

@@ -1,0 +1,88 @@
+"""Token responses, expiry and the refresh margin."""
+
+from __future__ import annotations
+
+import pytest
+
+from loopback_login.errors import TokenEndpointError
+from loopback_login.expiry import MAX_MARGIN, default_margin, needs_refresh
+from loopback_login.tokens import TokenSet
+
+RINGCENTRAL_BODY = {
+    "access_token": "AT",
+    "token_type": "bearer",
+    "expires_in": 3600,
+    "refresh_token": "RT",
+    "refresh_token_expires_in": 604800,
+    "scope": "ReadAccounts",
+    "owner_id": "101",
+    "endpoint_id": "ep",
+    "session_id": "s1",
+    "session_expires_in": 7200,
+    "session_idle_timeout": 900,
+    "id_token": "h.p.s",
+}
+
+
+def test_ringcentral_token_info() -> None:
+    """Every TokenInfo field is kept; lifetimes become absolute times."""
+    tokens = TokenSet.from_response(RINGCENTRAL_BODY, now=1000.0)
+    assert tokens.access_token == "AT"
+    assert tokens.expires_at == 4600.0
+    assert tokens.refresh_token_expires_at == 1000.0 + 604800
+    assert tokens.session_expires_at == 8200.0
+    assert (tokens.owner_id, tokens.endpoint_id, tokens.session_id) == ("101", "ep", "s1")
+    assert tokens.extra == {"session_idle_timeout": 900}
+    assert TokenSet.from_json(tokens.to_json()) == tokens
+
+
+def test_minimal_rfc6749_response() -> None:
+    """Other servers send less: only access_token is required."""
+    tokens = TokenSet.from_response({"access_token": "x"}, now=0.0)
+    assert tokens.expires_at == 3600.0
+    assert tokens.refresh_token is None
+    assert tokens.refresh_expired(now=0.0)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"access_token": ""},
+        {"access_token": "x", "token_type": "mac"},
+        {"access_token": "x", "expires_in": "soon"},
+        {"access_token": "x", "expires_in": -5},
+    ],
+)
+def test_bad_responses(body: dict[str, object]) -> None:
+    """A response we cannot use is an error, not a half-filled token set."""
+    with pytest.raises(TokenEndpointError):
+        TokenSet.from_response(body, now=0.0)
+
+
+def test_repr_hides_tokens() -> None:
+    """No token appears in a repr."""
+    text = repr(TokenSet.from_response(RINGCENTRAL_BODY, now=0.0))
+    assert "AT" not in text
+    assert "RT" not in text
+    assert "h.p.s" not in text
+
+
+def test_margin_scales_with_lifetime() -> None:
+    """A tenth of the lifetime, capped at five minutes."""
+    assert default_margin(3600) == MAX_MARGIN
+    assert default_margin(600) == 60
+    assert default_margin(60) == 6
+
+
+def test_short_tokens_do_not_refresh_every_call() -> None:
+    """A 10-minute token is handed out for 9 minutes, then refreshed."""
+    assert not needs_refresh(600, 0, now=539)
+    assert needs_refresh(600, 0, now=541)
+
+
+def test_min_valid_overrides() -> None:
+    """--min-valid asks for a token that lives at least that long."""
+    assert needs_refresh(3600, 0, now=0, min_valid=3600)
+    assert not needs_refresh(3600, 0, now=3000, min_valid=0)
+    assert needs_refresh(3600, 0, now=3600, min_valid=0)
