@@ -130,7 +130,7 @@ class LoopbackServer:
 
     def authorize_with_get(self, url: str) -> None:
         """``/`` redirects the browser to ``url`` (RingCentral's ``authorize``)."""
-        self._start = lambda: web.HTTPFound(url, headers=_HEADERS)
+        self._start = lambda: web.Response(status=302, headers={**_HEADERS, "Location": url})
 
     def authorize_with_post(self, endpoint: str, params: Mapping[str, str]) -> None:
         """``/`` serves a form that posts ``params`` to ``endpoint`` (``authorize2``).

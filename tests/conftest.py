@@ -96,6 +96,8 @@ def make_session(
             for key in list(kwargs)
             if key in ProviderConfig.__dataclass_fields__
         }
+        if "client_secret" in provider_options:
+            kwargs["client_secret"] = provider_options["client_secret"]
         if provider is None and kwargs.pop("with_provider", True):
             provider_options.setdefault("server", emulator.url)
             provider_options.setdefault("client_id", DEMO_CLIENT_ID)
