@@ -9,6 +9,7 @@ for it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import webbrowser
 from typing import Protocol, runtime_checkable
@@ -24,12 +25,7 @@ class BrowserOpener(Protocol):
 
 
 class SystemBrowser:
-    """Python's :mod:`webbrowser`, off the event loop."""
-
-    def __init__(self, *, quick_answer: float = 2.0) -> None:
-        # How long to wait for webbrowser.open's verdict before taking silence as
-        # "a browser is running" (a blocking browser command never answers).
-        self._quick_answer = quick_answer
+    """Python's :mod:`webbrowser`, in a daemon thread."""
 
     @staticmethod
     def available() -> bool:
@@ -49,12 +45,11 @@ class SystemBrowser:
                 opened = webbrowser.open(url)
             except Exception:  # a broken $BROWSER must not end the login
                 opened = False
-            if not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the login ended and its loop closed
                 loop.call_soon_threadsafe(_settle, verdict, opened)
 
         threading.Thread(target=run, name="browser", daemon=True).start()
-        done, _ = await asyncio.wait({verdict}, timeout=self._quick_answer)
-        return verdict.result() if done else True
+        return await verdict
 
 
 def _settle(future: asyncio.Future[bool], value: bool) -> None:

@@ -203,11 +203,7 @@ class LoginSession:
                 server.authorize_with_post(provider.authorization_endpoint, params)
                 url = server.start_url
             self._notify(f"To sign in, open this URL in your browser:\n\n    {url}\n")
-            if not await self._opener.open(url):
-                self._notify("No browser was opened: open the URL above yourself.")
-            code = await server.wait_for_code(
-                reminder_after=REMINDER_AFTER, reminder=lambda: self._remind(url)
-            )
+            code = await self._open_and_wait(server, url)
             try:
                 tokens = await self._client(provider).exchange_code(
                     code,
@@ -228,6 +224,31 @@ class LoginSession:
         if previous is not None and not previous.dead:
             await self._revoke_replaced(previous)
         return tokens
+
+    async def _open_and_wait(self, server: LoopbackServer, url: str) -> str:
+        """Open the browser and wait for the code, side by side.
+
+        A browser command may not return until the person closes it, and its answer
+        is not needed to go on: nothing waits for it, except to say "open the URL
+        yourself" when it fails.
+        """
+        opening = asyncio.create_task(self._opener.open(url))
+        waiting = asyncio.create_task(
+            server.wait_for_code(
+                reminder_after=REMINDER_AFTER, reminder=lambda: self._remind(url)
+            )
+        )
+        try:
+            done, _ = await asyncio.wait(
+                {opening, waiting}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if opening in done and not waiting.done():
+                if not opening.result():  # an opener that raised fails the login
+                    self._notify("No browser was opened: open the URL above yourself.")
+            return await waiting
+        finally:
+            for task in (opening, waiting):
+                task.cancel()
 
     async def _refresh_locked(self, entry: ProfileEntry) -> TokenSet:
         tokens, now = entry.tokens, self._clock()
