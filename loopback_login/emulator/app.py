@@ -1,0 +1,201 @@
+"""The emulator's aiohttp application: routes, the request record, rate limits
+and fault injection, and :func:`serve` for running it on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import time
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from loopback_login.clock import Clock
+from loopback_login.emulator import handlers_authorize as authz
+from loopback_login.emulator import handlers_meta as meta
+from loopback_login.emulator import handlers_token as tokens
+from loopback_login.emulator.auth import claimed_client_id, detect_auth_method
+from loopback_login.emulator.config import EmulatorConfig
+from loopback_login.emulator.context import FAULTS, STATE
+from loopback_login.emulator.faults import Fault, Faults
+from loopback_login.emulator.oauth_errors import OAuthError, error_body, json_response
+from loopback_login.emulator.state import EmulatorState, RecordedRequest
+from loopback_login.errors import ConfigError
+
+__all__ = ["create_app", "serve"]
+
+logger = logging.getLogger(__name__)
+
+ENDPOINTS = {
+    "/restapi/oauth/authorize": "authorize",
+    "/restapi/oauth/token": "token",
+    "/restapi/oauth/revoke": "revoke",
+    "/restapi/oauth/userinfo": "userinfo",
+    "/restapi/oauth/jwks": "jwks",
+    "/restapi/v1.0/account/~/extension/~": "extension",
+    "/.well-known/openid-configuration": "discovery",
+    "/emulator/signin": "signin",
+    "/emulator/consent": "consent",
+}
+# RingCentral's "Auth" rate-limit group, and the endpoints faults can hit.
+GUARDED = ("authorize", "token", "revoke")
+SECRET_FIELDS = ("password",)
+
+
+def create_app(
+    config: EmulatorConfig | None = None, *, clock: Clock = time.time
+) -> web.Application:
+    """A RingCentral OAuth emulator, for local testing and demos only.
+
+    It speaks RingCentral's paths, fields and error bodies, but every user and
+    client is made up and every secret is kept in memory in plain text. Tests
+    reach its memory and failure knobs through ``app[STATE]`` and ``app[FAULTS]``.
+    """
+    app = web.Application(middlewares=[_record, _guard, _oauth_errors])
+    app[STATE] = EmulatorState(config or EmulatorConfig(), clock)
+    app[FAULTS] = Faults()
+    app.router.add_get("/restapi/oauth/authorize", authz.authorize)
+    app.router.add_post("/restapi/oauth/authorize", authz.authorize)
+    app.router.add_post("/emulator/signin", authz.signin)
+    app.router.add_post("/emulator/consent", authz.consent)
+    app.router.add_post("/restapi/oauth/token", tokens.token)
+    app.router.add_post("/restapi/oauth/revoke", tokens.revoke)
+    app.router.add_get("/restapi/oauth/userinfo", meta.userinfo)
+    app.router.add_get("/restapi/v1.0/account/~/extension/~", meta.extension)
+    app.router.add_get("/restapi/oauth/jwks", meta.jwks)
+    app.router.add_get("/.well-known/openid-configuration", meta.discovery)
+    return app
+
+
+async def serve(
+    config: EmulatorConfig | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    clock: Clock = time.time,
+) -> tuple[web.AppRunner, str]:
+    """Start the emulator on a loopback address; returns the runner and base URL.
+
+    The caller stops it with ``await runner.cleanup()``. Raises
+    :class:`ConfigError` for a host that is not a loopback IP address, or a port
+    that cannot be bound.
+    """
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ConfigError(
+            f"the emulator listens on loopback only, not on {host!r}",
+            hint="use 127.0.0.1 or ::1",
+        )
+    # aiohttp's access log prints query strings, which can carry tokens
+    # (revoke accepts ?token=); _record logs each request without them.
+    runner = web.AppRunner(create_app(config, clock=clock), access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigError(
+            f"cannot listen on {host} port {port}: {exc.strerror or exc}",
+            hint="choose another port",
+        ) from exc
+    bound_port = runner.addresses[0][1]
+    shown = f"[{host}]" if ":" in host else host
+    return runner, f"http://{shown}:{bound_port}"
+
+
+@web.middleware
+async def _record(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Note every known request for tests, and log it without secrets."""
+    endpoint = ENDPOINTS.get(request.path)
+    if endpoint is None:
+        return await handler(request)
+    params = {k: v for k, v in request.query.items()}
+    if request.method == "POST":
+        try:
+            posted = await request.post()
+        except ValueError:
+            posted = None  # a malformed body: the handler will refuse it
+        if posted is not None:
+            params.update((k, v) for k, v in posted.items() if isinstance(v, str))
+    auth_method = (
+        detect_auth_method(request.headers, params)
+        if endpoint in ("token", "revoke")
+        else None
+    )
+    for name in SECRET_FIELDS:
+        params.pop(name, None)
+    request.app[STATE].record(
+        RecordedRequest(endpoint, request.method, params, auth_method)
+    )
+    response = await handler(request)
+    logger.info(
+        "%s %s -> %d%s",
+        request.method,
+        request.path,
+        response.status,
+        f" (grant_type={params['grant_type']})" if "grant_type" in params else "",
+    )
+    return response
+
+
+@web.middleware
+async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Rate limits and armed faults, for the endpoints RingCentral limits."""
+    endpoint = ENDPOINTS.get(request.path)
+    if endpoint not in GUARDED:
+        return await handler(request)
+    state, faults = request.app[STATE], request.app[FAULTS]
+    params = dict(request.query)
+    if request.method == "POST" and request.content_type.endswith("urlencoded"):
+        params.update(
+            (k, v) for k, v in (await request.post()).items() if isinstance(v, str)
+        )
+    wait = state.limiter.check(claimed_client_id(request.headers, params))
+    if wait is not None:
+        message = "Request rate exceeded"
+        error = {"errorCode": "CMN-301", "message": message}
+        return json_response(
+            {**error, "errors": [error]},
+            status=429,
+            headers={"Retry-After": str(wait)},
+        )
+    delay = faults.take_delay(endpoint)
+    if delay > 0:
+        await asyncio.sleep(delay)
+    fault = faults.take_answer(endpoint)
+    if fault is None:
+        return await handler(request)
+    return await _answer_fault(request, fault)
+
+
+async def _answer_fault(request: web.Request, fault: Fault) -> web.StreamResponse:
+    if fault.kind == "fail":
+        body = error_body(fault.error, fault.description, fault.error_code)
+        return json_response(body, status=fault.status)
+    if fault.kind == "raw":
+        return web.Response(
+            status=fault.status,
+            body=fault.body,
+            headers={"Content-Type": fault.content_type},
+        )
+    # "truncate": promise more than we send, then hang up mid-body.
+    response = web.StreamResponse(status=200)
+    response.content_type = "application/json"
+    response.content_length = 4096
+    await response.prepare(request)
+    await response.write(b'{"access_token": "')
+    if request.transport is not None:
+        request.transport.close()
+    return response
+
+
+@web.middleware
+async def _oauth_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except OAuthError as exc:
+        return exc.response()
