@@ -45,7 +45,9 @@ class SystemBrowser:
                 opened = webbrowser.open(url)
             except Exception:  # a broken $BROWSER must not end the login
                 opened = False
-            with contextlib.suppress(RuntimeError):  # the login ended and its loop closed
+            with contextlib.suppress(
+                RuntimeError
+            ):  # the login ended and its loop closed
                 loop.call_soon_threadsafe(_settle, verdict, opened)
 
         threading.Thread(target=run, name="browser", daemon=True).start()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sys
+import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, TypeVar
 
 import click
@@ -24,6 +26,7 @@ __all__ = [
     "say",
     "secret_options",
     "setup",
+    "stdin_lines",
     "summary",
 ]
 
@@ -86,6 +89,25 @@ def read_secret(secret_file: Any, secret: str | None) -> str | None:
             )
         return value
     return secret or os.environ.get(SECRET_ENV) or None
+
+
+async def stdin_lines() -> AsyncIterator[str]:
+    """Lines typed on stdin, read by a daemon thread so the loop never blocks."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def pump() -> None:
+        try:
+            for line in sys.stdin:
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+        except (OSError, ValueError, RuntimeError):
+            pass  # stdin closed, or the login is over
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    threading.Thread(target=pump, name="stdin", daemon=True).start()
+    while (line := await queue.get()) is not None:
+        yield line
 
 
 def setup(verbose: bool, cache_dir: str | None) -> FileTokenStore:

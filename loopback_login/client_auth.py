@@ -103,10 +103,9 @@ def _load_private_key(path: str | None) -> tuple[object, str]:
             continue
         if not key.is_private:
             break
-        if alg == "ES256" and key.curve_name != "P-256":
-            raise ConfigError(
-                f"{path} is an EC key on {key.curve_name}; ES256 needs P-256"
-            )
+        curve = getattr(key, "curve_name", "P-256")
+        if curve != "P-256":
+            raise ConfigError(f"{path} is an EC key on {curve}; ES256 needs P-256")
         return key, alg
     raise ConfigError(
         f"{path} is not a PEM private RSA or P-256 EC key",

@@ -16,7 +16,16 @@ from typing import Any, TypeVar
 import click
 
 from .cached import FORMATS, format_token
-from .cli_common import common, drive, read_secret, say, secret_options, setup, summary
+from .cli_common import (
+    common,
+    drive,
+    read_secret,
+    say,
+    secret_options,
+    setup,
+    stdin_lines,
+    summary,
+)
 from .commands_emulator import demo, emulator
 from .config import (
     AUTHORIZE_PARAMS,
@@ -179,9 +188,15 @@ def login(profile: str, cache_dir: str | None, verbose: bool, **opts: Any) -> No
     from .browser import NoBrowser
 
     opener = NoBrowser() if opts["no_browser"] else None
+    if opts["no_browser"]:
+        say(
+            "If the browser runs on another machine, its last page may not load: "
+            "paste the URL it ended on here and press Enter."
+        )
     session = LoginSession(
         provider, profile=profile, loopback=loopback, store=store, opener=opener,
         http_timeout=opts["http_timeout"], notify=say,
+        pasted=stdin_lines() if opts["no_browser"] else None,
     )  # fmt: skip
 
     async def go() -> ProfileEntry | None:

@@ -97,7 +97,11 @@ async def _get_json(
 
 
 async def fetch_provider_keys(
-    http: aiohttp.ClientSession, config: ProviderConfig, *, now: float, http_timeout: float
+    http: aiohttp.ClientSession,
+    config: ProviderConfig,
+    *,
+    now: float,
+    http_timeout: float,
 ) -> ProviderKeys:
     """Discovery (when published), then the JWKS.
 

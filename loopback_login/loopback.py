@@ -130,7 +130,9 @@ class LoopbackServer:
 
     def authorize_with_get(self, url: str) -> None:
         """``/`` redirects the browser to ``url`` (RingCentral's ``authorize``)."""
-        self._start = lambda: web.Response(status=302, headers={**_HEADERS, "Location": url})
+        self._start = lambda: web.Response(
+            status=302, headers={**_HEADERS, "Location": url}
+        )
 
     def authorize_with_post(self, endpoint: str, params: Mapping[str, str]) -> None:
         """``/`` serves a form that posts ``params`` to ``endpoint`` (``authorize2``).

@@ -23,12 +23,14 @@ from .clock import Clock, system_clock
 from .config import LoopbackConfig, ProviderConfig
 from .discovery import ProviderKeys, fetch_provider_keys
 from .errors import (
+    AuthorizationError,
     ConfigError,
     InvalidGrantError,
     LoopbackLoginError,
     NetworkError,
     NotLoggedInError,
     SessionExpiredError,
+    StateMismatchError,
     TokenEndpointError,
 )
 from .id_token import Identity, UnknownKeyError, validate_id_token
@@ -54,7 +56,9 @@ class LoginSession:
 
     ``provider`` is needed to log in; afterwards the profile remembers it, so
     ``get_token`` and ``logout`` need only the profile (and the client secret, which
-    is never stored: pass it as ``client_secret``).
+    is never stored: pass it as ``client_secret``). ``pasted`` yields lines a person
+    types while the login waits: the URL the browser ended on, for logins whose
+    browser runs on another machine.
     """
 
     def __init__(
@@ -70,6 +74,7 @@ class LoginSession:
         client_secret: str | None = None,
         http_timeout: float = DEFAULT_HTTP_TIMEOUT,
         notify: Notify | None = None,
+        pasted: AsyncIterator[str] | None = None,
     ) -> None:
         self.profile = validate_profile_name(profile)
         self._provider = provider
@@ -88,6 +93,7 @@ class LoginSession:
         )
         self._http_timeout = http_timeout
         self._notify = notify or (lambda message: logger.info("%s", message))
+        self._pasted = pasted
         self._busy = asyncio.Lock()
 
     async def __aenter__(self) -> LoginSession:
@@ -238,17 +244,39 @@ class LoginSession:
                 reminder_after=REMINDER_AFTER, reminder=lambda: self._remind(url)
             )
         )
+        tasks = [opening, waiting]
+        if self._pasted is not None:
+            tasks.append(asyncio.create_task(self._accept_pasted(server, self._pasted)))
         try:
             done, _ = await asyncio.wait(
                 {opening, waiting}, return_when=asyncio.FIRST_COMPLETED
             )
-            if opening in done and not waiting.done():
-                if not opening.result():  # an opener that raised fails the login
-                    self._notify("No browser was opened: open the URL above yourself.")
+            # An opener that raised fails the login here, through result().
+            if opening in done and not waiting.done() and not opening.result():
+                self._notify("No browser was opened: open the URL above yourself.")
             return await waiting
         finally:
-            for task in (opening, waiting):
+            for task in tasks:
                 task.cancel()
+
+    async def _accept_pasted(
+        self, server: LoopbackServer, lines: AsyncIterator[str]
+    ) -> None:
+        """Take the redirect URL pasted by a person whose browser is elsewhere."""
+        async for line in lines:
+            if not line.strip():
+                continue
+            try:
+                server.submit_redirect(line)
+            except StateMismatchError as exc:
+                self._notify(
+                    f"That URL is not from this sign-in ({exc}). Paste the whole URL "
+                    "the browser ended on."
+                )
+                continue
+            except AuthorizationError:
+                pass  # the waiting task raises it
+            return
 
     async def _refresh_locked(self, entry: ProfileEntry) -> TokenSet:
         tokens, now = entry.tokens, self._clock()

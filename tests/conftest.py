@@ -22,7 +22,9 @@ from loopback_login.testing import FrozenClock, HttpBrowser
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+def _clean_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """No test sees the developer's profile, secret or cache folder."""
     for name in (
         "LOOPBACK_LOGIN_PROFILE",
@@ -86,7 +88,10 @@ SessionFactory = Callable[..., LoginSession]
 
 @pytest.fixture
 def make_session(
-    emulator: Emulator, http: aiohttp.ClientSession, clock: FrozenClock, store: TokenStore
+    emulator: Emulator,
+    http: aiohttp.ClientSession,
+    clock: FrozenClock,
+    store: TokenStore,
 ) -> Iterator[SessionFactory]:
     """Sessions against the emulator; every adapter can be overridden by keyword."""
 
@@ -143,7 +148,9 @@ class ThreadedEmulator:
 
     def call(self, func: Callable[[], Any]) -> Any:
         """Run ``func`` on the emulator's loop (its state is not thread-safe)."""
-        future: asyncio.Future[Any] = asyncio.run_coroutine_threadsafe(_call(func), self.loop)  # type: ignore[arg-type]
+        future: asyncio.Future[Any] = asyncio.run_coroutine_threadsafe(
+            _call(func), self.loop
+        )  # type: ignore[arg-type]
         return future.result(10)
 
     def __exit__(self, *exc: object) -> None:
@@ -174,3 +181,57 @@ def threaded_emulator() -> Iterator[Callable[..., ThreadedEmulator]]:
     yield start
     for emu in started:
         emu.__exit__(None, None, None)
+
+
+# -- chromium: Debian's headless Chromium for tests/test_browser_e2e.py -------------------
+# Launched once per session; tests that use it run on the session's event loop
+# (``pytestmark = pytest.mark.asyncio(loop_scope="session")``), where Playwright lives.
+
+import pytest_asyncio  # noqa: E402
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def chromium() -> AsyncIterator[Any]:
+    """Headless Chromium (``/usr/bin/chromium`` or ``$LOOPBACK_LOGIN_CHROMIUM``).
+
+    Missing, it fails the tests under CI and skips them elsewhere, saying why.
+    """
+    import os
+
+    from browser_driver import CHROMIUM_ARGS, chromium_executable
+    from playwright.async_api import async_playwright
+
+    executable = chromium_executable()
+    if executable is None:
+        reason = (
+            "no Chromium at /usr/bin/chromium (nor $LOOPBACK_LOGIN_CHROMIUM): "
+            "install it with `apt-get install chromium`"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(executable), headless=True, args=list(CHROMIUM_ARGS)
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def chromium_context(
+    chromium: Any,
+) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+    """Fresh browser contexts (no cookies, no cache), closed after the test."""
+    contexts: list[Any] = []
+
+    async def make(**options: Any) -> Any:
+        context = await chromium.new_context(**options)
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        await context.close()

@@ -32,7 +32,9 @@ class Cli:
             "PYTHONPATH": os.pathsep.join([str(HERE.parent), str(HERE)]),
         }
 
-    def __call__(self, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self, *args: str, **extra_env: str
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "loopback_login", *args],
             env={**self.env, **extra_env},
@@ -51,7 +53,9 @@ def cli(tmp_path: Path) -> Cli:
     return Cli(tmp_path / "home")
 
 
-def login(cli: Cli, emu: ThreadedEmulator, *args: str) -> subprocess.CompletedProcess[str]:
+def login(
+    cli: Cli, emu: ThreadedEmulator, *args: str
+) -> subprocess.CompletedProcess[str]:
     result = cli(
         "login", "--server", emu.url, "--client-id", DEMO_CLIENT_ID,
         "--scope", "openid profile email ReadAccounts", "--timeout", "20", *args,
@@ -61,7 +65,9 @@ def login(cli: Cli, emu: ThreadedEmulator, *args: str) -> subprocess.CompletedPr
 
 
 @pytest.mark.parametrize("method", ["get", "post"])
-def test_login_token_status_logout(cli: Cli, threaded_emulator: EmulatorStarter, method: str) -> None:
+def test_login_token_status_logout(
+    cli: Cli, threaded_emulator: EmulatorStarter, method: str
+) -> None:
     """The whole life of a session through the CLI; no token is printed unasked."""
     emu = threaded_emulator()
     result = login(cli, emu, "--method", method)
@@ -74,7 +80,9 @@ def test_login_token_status_logout(cli: Cli, threaded_emulator: EmulatorStarter,
 
     token = cli("token")
     assert (token.returncode, token.stdout, token.stderr) == (0, f"{access}\n", "")
-    assert cli("token", "--format", "header").stdout == f"Authorization: Bearer {access}\n"
+    assert (
+        cli("token", "--format", "header").stdout == f"Authorization: Bearer {access}\n"
+    )
     as_json = json.loads(cli("token", "--format=json").stdout)
     assert as_json["access_token"] == access
     assert as_json["profile"] == "default"
@@ -137,14 +145,19 @@ def test_refresh_is_single_flight_across_processes(
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "loopback_login", "token"],
-            env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=cli.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )  # fmt: skip
         for _ in range(8)
     ]
     outputs = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0] * 8, outputs
     assert len({out for out, _ in outputs}) == 1
-    refreshes = emu.call(lambda: emu.app[STATE].count("token", grant_type="refresh_token"))  # type: ignore[index]
+    refreshes = emu.call(
+        lambda: emu.app[STATE].count("token", grant_type="refresh_token")
+    )  # type: ignore[index]
     assert refreshes == 1
 
 
