@@ -275,6 +275,8 @@ class LoopbackConfig:
     # How long the page in the browser waits for the code exchange to finish, so it
     # can say who signed in (or why it failed) instead of a blind "done".
     page_timeout: float = 30.0
+    # Seconds without a callback before the URL is shown again with what to check.
+    reminder_after: float = 30.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "redirect_uris", tuple(self.redirect_uris))

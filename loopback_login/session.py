@@ -47,9 +47,6 @@ logger = logging.getLogger(__name__)
 
 Notify = Callable[[str], None]
 
-REMINDER_AFTER = 30.0
-"""Seconds without a callback before we repeat the URL and say what to check."""
-
 
 class LoginSession:
     """One profile's session with one authorization server.
@@ -241,7 +238,7 @@ class LoginSession:
         opening = asyncio.create_task(self._opener.open(url))
         waiting = asyncio.create_task(
             server.wait_for_code(
-                reminder_after=REMINDER_AFTER, reminder=lambda: self._remind(url)
+                reminder_after=self._loopback.reminder_after, reminder=lambda: self._remind(url)
             )
         )
         tasks = [opening, waiting]

@@ -92,7 +92,7 @@ def make_session(
     http: aiohttp.ClientSession,
     clock: FrozenClock,
     store: TokenStore,
-) -> Iterator[SessionFactory]:
+) -> SessionFactory:
     """Sessions against the emulator; every adapter can be overridden by keyword."""
 
     def make(provider: ProviderConfig | None = None, **kwargs: Any) -> LoginSession:
@@ -115,7 +115,7 @@ def make_session(
         kwargs.setdefault("loopback", LoopbackConfig(timeout=10))
         return LoginSession(provider, **kwargs)
 
-    yield make
+    return make
 
 
 class ThreadedEmulator:
@@ -203,9 +203,10 @@ async def chromium() -> AsyncIterator[Any]:
 
     executable = chromium_executable()
     if executable is None:
+        wanted = os.environ.get("LOOPBACK_LOGIN_CHROMIUM") or "/usr/bin/chromium"
         reason = (
-            "no Chromium at /usr/bin/chromium (nor $LOOPBACK_LOGIN_CHROMIUM): "
-            "install it with `apt-get install chromium`"
+            f"no runnable Chromium at {wanted}: install Debian's "
+            "(`apt-get install chromium`) or set LOOPBACK_LOGIN_CHROMIUM"
         )
         if os.environ.get("CI"):
             pytest.fail(reason)

@@ -81,10 +81,18 @@ def test_url_round_trips_the_params() -> None:
 
 def test_callback_code() -> None:
     """A callback with our state yields its code."""
-    assert parse_callback({"state": "s", "code": "c"}, expected_state="s", expected_issuer=None) == "c"
+    assert (
+        parse_callback(
+            {"state": "s", "code": "c"}, expected_state="s", expected_issuer=None
+        )
+        == "c"
+    )
 
 
-@pytest.mark.parametrize("query", [{"code": "c"}, {"state": "other", "code": "c"}, {"state": "", "code": "c"}])
+@pytest.mark.parametrize(
+    "query",
+    [{"code": "c"}, {"state": "other", "code": "c"}, {"state": "", "code": "c"}],
+)
 def test_callback_state_mismatch(query: dict[str, str]) -> None:
     """A missing or wrong state is refused before anything else is read."""
     with pytest.raises(StateMismatchError):
@@ -94,14 +102,21 @@ def test_callback_state_mismatch(query: dict[str, str]) -> None:
 def test_forged_error_does_not_end_the_login() -> None:
     """An error without our state is a state mismatch (the login keeps waiting)."""
     with pytest.raises(StateMismatchError):
-        parse_callback({"error": "access_denied"}, expected_state="s", expected_issuer=None)
+        parse_callback(
+            {"error": "access_denied"}, expected_state="s", expected_issuer=None
+        )
 
 
 def test_callback_error_fields() -> None:
     """The server's error, description and URI are kept; str() names them."""
     with pytest.raises(AuthorizationError) as info:
         parse_callback(
-            {"state": "s", "error": "access_denied", "error_description": "No", "error_uri": "u"},
+            {
+                "state": "s",
+                "error": "access_denied",
+                "error_description": "No",
+                "error_uri": "u",
+            },
             expected_state="s",
             expected_issuer=None,
         )
@@ -128,4 +143,9 @@ def test_callback_issuer_checked_when_present() -> None:
         )
     query = {"state": "s", "code": "c", "iss": SERVER + "/"}
     assert parse_callback(query, expected_state="s", expected_issuer=SERVER) == "c"
-    assert parse_callback({"state": "s", "code": "c"}, expected_state="s", expected_issuer=SERVER) == "c"
+    assert (
+        parse_callback(
+            {"state": "s", "code": "c"}, expected_state="s", expected_issuer=SERVER
+        )
+        == "c"
+    )

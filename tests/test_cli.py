@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import ThreadedEmulator
+
 from loopback_login.emulator import DEMO_CLIENT_ID, FAULTS, STATE
 
 HERE = Path(__file__).parent
@@ -91,7 +91,8 @@ def test_login_token_status_logout(
     status = cli("status")
     assert status.returncode == 0
     assert "default: valid" in status.stdout
-    assert access not in status.stdout and refresh not in status.stdout
+    assert access not in status.stdout
+    assert refresh not in status.stdout
     status_json = json.loads(cli("status", "--json", "-p", "default").stdout)
     assert status_json["state"] == "valid"
     assert status_json["owner_id"] == "101"
@@ -149,7 +150,7 @@ def test_refresh_is_single_flight_across_processes(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for _ in range(8)
     ]
     outputs = [p.communicate(timeout=60) for p in procs]
@@ -215,3 +216,38 @@ def test_demo_headless(cli: Cli) -> None:
     assert result.returncode == 0, result.stderr
     assert "Called the API with the token: HTTP 200" in result.stderr
     assert "revoked at the server (confirmed)" in result.stderr
+
+
+def test_parallel_token_login_runs_one_login(
+    cli: Cli, threaded_emulator: EmulatorStarter
+) -> None:
+    """Four `token --login` calls on a dead session wait for one browser login."""
+    emu = threaded_emulator()
+    login(cli, emu)
+    path = cli.home / "default.json"
+    entry = json.loads(path.read_text())
+    entry["dead"] = "revoked elsewhere"
+    path.write_text(json.dumps(entry))
+    logins = emu.call(lambda: emu.app[STATE].count("authorize"))  # type: ignore[index]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "loopback_login",
+                "token",
+                "--login",
+                "--timeout",
+                "30",
+            ],
+            env=cli.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outputs = [p.communicate(timeout=90) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, outputs
+    assert len({out for out, _ in outputs}) == 1
+    assert emu.call(lambda: emu.app[STATE].count("authorize")) == logins + 1  # type: ignore[index]

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from loopback_login.config import LoopbackConfig, ProviderConfig, RedirectTarget, resolve_server
+from loopback_login.config import (
+    LoopbackConfig,
+    ProviderConfig,
+    RedirectTarget,
+    resolve_server,
+)
 from loopback_login.errors import ConfigError
 
 
@@ -23,7 +28,9 @@ def test_resolve_server(given: str, expected: str) -> None:
     assert resolve_server(given) == expected
 
 
-@pytest.mark.parametrize("bad", ["http://platform.ringcentral.com", "ftp://x", "nonsense", "https://x/?a=1"])
+@pytest.mark.parametrize(
+    "bad", ["http://platform.ringcentral.com", "ftp://x", "nonsense", "https://x/?a=1"]
+)
 def test_resolve_server_refuses(bad: str) -> None:
     """Plain http off loopback, other schemes and non-URLs are refused."""
     with pytest.raises(ConfigError):
@@ -33,7 +40,10 @@ def test_resolve_server_refuses(bad: str) -> None:
 def test_endpoints_are_ringcentral_paths() -> None:
     """The three endpoints hang off the server's /restapi/oauth."""
     config = ProviderConfig(server="production", client_id="id")
-    assert config.authorization_endpoint == "https://platform.ringcentral.com/restapi/oauth/authorize"
+    assert (
+        config.authorization_endpoint
+        == "https://platform.ringcentral.com/restapi/oauth/authorize"
+    )
     assert config.token_endpoint.endswith("/restapi/oauth/token")
     assert config.revocation_endpoint.endswith("/restapi/oauth/revoke")
     assert config.expected_issuer == "https://platform.ringcentral.com"
@@ -43,9 +53,16 @@ def test_auth_method_inferred() -> None:
     """A secret means client_secret_basic, a key private_key_jwt, nothing none."""
     base = {"server": "production", "client_id": "id"}
     assert ProviderConfig(**base).auth_method == "none"  # type: ignore[arg-type]
-    assert ProviderConfig(**base, client_secret="s").auth_method == "client_secret_basic"  # type: ignore[arg-type]
-    assert ProviderConfig(**base, private_key_path="/k.pem").auth_method == "private_key_jwt"  # type: ignore[arg-type]
-    explicit = ProviderConfig(**base, client_secret="s", client_auth="client_secret_jwt")  # type: ignore[arg-type]
+    assert (
+        ProviderConfig(**base, client_secret="s").auth_method == "client_secret_basic"
+    )  # type: ignore[arg-type]
+    assert (
+        ProviderConfig(**base, private_key_path="/k.pem").auth_method
+        == "private_key_jwt"
+    )  # type: ignore[arg-type]
+    explicit = ProviderConfig(
+        **base, client_secret="s", client_auth="client_secret_jwt"
+    )  # type: ignore[arg-type]
     assert explicit.auth_method == "client_secret_jwt"
 
 

@@ -16,7 +16,10 @@ UNRESERVED = re.compile(r"^[A-Za-z0-9\-._~]+$")
 def test_rfc7636_appendix_b_vector() -> None:
     """The pkce package computes RFC 7636 Appendix B's S256 challenge."""
     verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
-    assert pkce_package.get_code_challenge(verifier) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    assert (
+        pkce_package.get_code_challenge(verifier)
+        == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    )
 
 
 def test_s256_pair() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-
 from conftest import Emulator, EmulatorFactory, SessionFactory
+
 from loopback_login.emulator import (
     DEMO_CONFIDENTIAL_CLIENT_ID,
     DEMO_CONFIDENTIAL_SECRET,
@@ -62,7 +62,10 @@ async def test_cached_token_needs_no_request(
 
 
 async def test_refresh_rotates_and_saves(
-    make_session: SessionFactory, emulator: Emulator, clock: FrozenClock, store: MemoryTokenStore
+    make_session: SessionFactory,
+    emulator: Emulator,
+    clock: FrozenClock,
+    store: MemoryTokenStore,
 ) -> None:
     """Near expiry the token is refreshed once and the rotated refresh token saved."""
     first = await make_session().login()
@@ -111,7 +114,10 @@ async def test_dead_session_with_login_runs_the_browser(
 
 
 async def test_network_failure_keeps_the_cache(
-    make_session: SessionFactory, emulator: Emulator, clock: FrozenClock, store: MemoryTokenStore
+    make_session: SessionFactory,
+    emulator: Emulator,
+    clock: FrozenClock,
+    store: MemoryTokenStore,
 ) -> None:
     """A 5xx during refresh changes nothing on disk; a still-valid token is used."""
     await make_session().login()
@@ -251,12 +257,36 @@ class DenyingBrowser:
     async def open(self, url: str) -> bool:
         query = parse_qs(urlsplit(url).query)
         error = {"error": "access_denied", "state": query["state"][0]}
-        return await HttpBrowser().open(f"{query['redirect_uri'][0]}?{urlencode(error)}")
+        return await HttpBrowser().open(
+            f"{query['redirect_uri'][0]}?{urlencode(error)}"
+        )
 
 
-async def test_denied_consent(make_session: SessionFactory, store: MemoryTokenStore) -> None:
+async def test_denied_consent(
+    make_session: SessionFactory, store: MemoryTokenStore
+) -> None:
     """access_denied from the server fails the login and saves nothing."""
     with pytest.raises(AuthorizationError) as info:
         await make_session(opener=DenyingBrowser()).login()
     assert info.value.error == "access_denied"
     assert store.profiles() == []
+
+
+async def test_reminder_repeats_the_url(make_session: SessionFactory) -> None:
+    """Without a callback for a while, the URL is shown again with what to check."""
+    from loopback_login.browser import NoBrowser
+    from loopback_login.config import LoopbackConfig
+    from loopback_login.errors import AuthorizationTimeoutError
+
+    said: list[str] = []
+    session = make_session(
+        opener=NoBrowser(),
+        notify=said.append,
+        loopback=LoopbackConfig(timeout=0.5, reminder_after=0.1),
+    )
+    with pytest.raises(AuthorizationTimeoutError):
+        await session.login()
+    reminders = [s for s in said if s.startswith("Still waiting")]
+    assert len(reminders) == 1
+    assert "/restapi/oauth/authorize?" in reminders[0]
+    assert any("No browser was opened" in s for s in said)

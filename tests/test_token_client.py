@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-
 from conftest import Emulator
+
 from loopback_login.config import ProviderConfig
 from loopback_login.emulator import DEMO_CLIENT_ID, FAULTS
 from loopback_login.errors import (
@@ -23,16 +23,21 @@ from loopback_login.token_client import TokenClient
 
 
 def client(url: str, http: aiohttp.ClientSession, **kwargs: float) -> TokenClient:
-    return TokenClient(ProviderConfig(server=url, client_id=DEMO_CLIENT_ID), http, **kwargs)
+    return TokenClient(
+        ProviderConfig(server=url, client_id=DEMO_CLIENT_ID), http, **kwargs
+    )
 
 
-async def test_ringcentral_error_body(emulator: Emulator, http: aiohttp.ClientSession) -> None:
+async def test_ringcentral_error_body(
+    emulator: Emulator, http: aiohttp.ClientSession
+) -> None:
     """RingCentral's body becomes error, description, errorCode and status."""
     with pytest.raises(InvalidGrantError) as info:
         await client(emulator.url, http).refresh("not-a-refresh-token")
     assert info.value.error == "invalid_grant"
     assert info.value.status in (400, 401, 403)
-    assert info.value.error_code and info.value.error_code.startswith("OAU-")
+    assert info.value.error_code
+    assert info.value.error_code.startswith("OAU-")
     assert "not-a-refresh-token" not in str(info.value)
     assert str(info.value).startswith("the token endpoint refused: HTTP ")
 
@@ -41,10 +46,24 @@ async def test_ringcentral_error_body(emulator: Emulator, http: aiohttp.ClientSe
     ("arm", "error", "match"),
     [
         (lambda f: f.fail("token", status=503), TokenEndpointError, "server_error"),
-        (lambda f: f.raw("token", status=502, body=b"<html>Bad gateway</html>"), TokenEndpointError, "HTML page"),
-        (lambda f: f.raw("token", status=200, body=b"oops", content_type="text/plain"), TokenEndpointError, "not a JSON object"),
+        (
+            lambda f: f.raw("token", status=502, body=b"<html>Bad gateway</html>"),
+            TokenEndpointError,
+            "HTML page",
+        ),
+        (
+            lambda f: f.raw(
+                "token", status=200, body=b"oops", content_type="text/plain"
+            ),
+            TokenEndpointError,
+            "not a JSON object",
+        ),
         (lambda f: f.truncate("token"), NetworkError, "broke mid-answer"),
-        (lambda f: f.delay("token", 2.0), NetworkError, "did not answer within 0.5 s"),
+        (
+            lambda f: f.delay("token", 2.0),
+            NetworkError,
+            r"did not answer within 0\.5 s",
+        ),
     ],
 )
 async def test_faults_are_one_clear_error(
@@ -63,7 +82,7 @@ async def test_faults_are_one_clear_error(
 
 async def test_connection_refused(http: aiohttp.ClientSession) -> None:
     """Nothing listening is a NetworkError naming the server."""
-    with pytest.raises(NetworkError, match="cannot connect to http://127.0.0.1:9"):
+    with pytest.raises(NetworkError, match=r"cannot connect to http://127\.0\.0\.1:9"):
         await client("http://127.0.0.1:9", http).revoke("t")
 
 
@@ -99,7 +118,9 @@ async def test_short_retry_after_is_waited_once(
     url, seen = await scripted(
         aiohttp_server,
         [
-            web.json_response({"error": "rate_limited"}, status=429, headers={"Retry-After": "0"}),
+            web.json_response(
+                {"error": "rate_limited"}, status=429, headers={"Retry-After": "0"}
+            ),
             web.json_response({"access_token": "new", "expires_in": 60}),
         ],
     )
@@ -116,7 +137,11 @@ async def test_long_retry_after_is_not_waited(
         aiohttp_server,
         [
             web.json_response(
-                {"errorCode": "CMN-301", "error": "rate_limited", "errors": [{"errorCode": "CMN-301"}]},
+                {
+                    "errorCode": "CMN-301",
+                    "error": "rate_limited",
+                    "errors": [{"errorCode": "CMN-301"}],
+                },
                 status=429,
                 headers={"Retry-After": "60"},
             )
@@ -129,7 +154,9 @@ async def test_long_retry_after_is_not_waited(
     assert len(seen) == 1
 
 
-async def test_emulator_rate_limit(start_emulator: Callable[..., Awaitable[Emulator]], http: aiohttp.ClientSession) -> None:
+async def test_emulator_rate_limit(
+    start_emulator: Callable[..., Awaitable[Emulator]], http: aiohttp.ClientSession
+) -> None:
     """Past RingCentral's 5 auth requests a minute the emulator answers 429, once each."""
     emu = await start_emulator(rate_limit=5)
     token_client = client(emu.url, http)
@@ -139,14 +166,17 @@ async def test_emulator_rate_limit(start_emulator: Callable[..., Awaitable[Emula
     with pytest.raises(RateLimitError) as info:
         await token_client.refresh("rt")
     assert info.value.status == 429
-    assert info.value.retry_after and info.value.retry_after > 10
+    assert info.value.retry_after
+    assert info.value.retry_after > 10
 
 
 async def test_public_client_sends_no_authorization_header(
     aiohttp_server: Callable[..., Awaitable[TestServer]], http: aiohttp.ClientSession
 ) -> None:
     """A public client puts client_id in the body and sends no Authorization header."""
-    url, seen = await scripted(aiohttp_server, [web.json_response({"access_token": "a"})])
+    url, seen = await scripted(
+        aiohttp_server, [web.json_response({"access_token": "a"})]
+    )
     await client(url, http).refresh("rt")
     form = seen[0].form
     assert "Authorization" not in seen[0].headers
@@ -160,7 +190,9 @@ async def test_basic_auth_is_form_encoded(
     """RFC 6749 §2.3.1: id and secret are form-urlencoded before base64."""
     import base64
 
-    url, seen = await scripted(aiohttp_server, [web.json_response({"access_token": "a"})])
+    url, seen = await scripted(
+        aiohttp_server, [web.json_response({"access_token": "a"})]
+    )
     config = ProviderConfig(server=url, client_id="id:1", client_secret="s p&c")
     await TokenClient(config, http).refresh("rt")
     header = seen[0].headers["Authorization"]

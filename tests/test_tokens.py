@@ -31,7 +31,11 @@ def test_ringcentral_token_info() -> None:
     assert tokens.expires_at == 4600.0
     assert tokens.refresh_token_expires_at == 1000.0 + 604800
     assert tokens.session_expires_at == 8200.0
-    assert (tokens.owner_id, tokens.endpoint_id, tokens.session_id) == ("101", "ep", "s1")
+    assert (tokens.owner_id, tokens.endpoint_id, tokens.session_id) == (
+        "101",
+        "ep",
+        "s1",
+    )
     assert tokens.extra == {"session_idle_timeout": 900}
     assert TokenSet.from_json(tokens.to_json()) == tokens
 
