@@ -7,8 +7,6 @@ loops, and must not pay for aiohttp or authlib when a cached token will do.
 
 from __future__ import annotations
 
-import importlib
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -98,7 +96,9 @@ def __getattr__(name: str) -> Any:
 
         return version("loopback-login")
     if name in __all__:
-        module = importlib.import_module(f".{_HOMES.get(name, 'errors')}", __name__)
+        from importlib import import_module
+
+        module = import_module(f".{_HOMES.get(name, 'errors')}", __name__)
         value = getattr(module, name)
         globals()[name] = value
         return value

@@ -256,15 +256,11 @@ def token(
     store = setup(verbose, cache_dir)
     from .browser import NoBrowser
 
-    remembered = LoginSession(profile=profile, store=store).entry()
-    uris = tuple(remembered.settings.get("redirect_uris") or []) if remembered else ()
     session = LoginSession(
         profile=profile, store=store, notify=say, http_timeout=http_timeout,
         client_secret=read_secret(client_secret_file, client_secret),
-        loopback=LoopbackConfig(redirect_uris=uris, timeout=timeout),
+        loopback=LoopbackConfig(timeout=timeout),
         opener=NoBrowser() if no_browser else None,
-        provider=ProviderConfig.from_profile(remembered.settings) if login_ and remembered
-        else None,
     )  # fmt: skip
 
     async def go() -> Any:

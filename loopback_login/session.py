@@ -180,15 +180,15 @@ class LoginSession:
     # -- steps -----------------------------------------------------------------
 
     async def _login_locked(self) -> TokenSet:
-        provider = self._require_provider()
         previous = self._load(quiet=True)
+        provider, loopback = self._login_settings(previous)
         state, nonce, pkce = (
             new_state(),
             new_nonce(),
             PkcePair.generate(provider.pkce_method),
         )
         async with LoopbackServer(
-            self._loopback,
+            loopback,
             expected_state=state,
             expected_issuer=provider.expected_issuer,
         ) as server:
@@ -216,9 +216,7 @@ class LoginSession:
                 keys, identity = await self._check_id_token(
                     provider, tokens, None, nonce
                 )
-                entry = self._new_entry(
-                    provider, tokens, identity, keys, server.redirect_uri
-                )
+                entry = self._new_entry(provider, loopback, tokens, identity, keys)
                 self._store.save(self.profile, entry.to_json())
             except LoopbackLoginError as exc:
                 server.finish(Outcome(error=exc))
@@ -238,7 +236,8 @@ class LoginSession:
         opening = asyncio.create_task(self._opener.open(url))
         waiting = asyncio.create_task(
             server.wait_for_code(
-                reminder_after=self._loopback.reminder_after, reminder=lambda: self._remind(url)
+                reminder_after=self._loopback.reminder_after,
+                reminder=lambda: self._remind(url, server.redirect_uri),
             )
         )
         tasks = [opening, waiting]
@@ -375,11 +374,11 @@ class LoginSession:
         except LoopbackLoginError as exc:
             self._notify(f"warning: the replaced session could not be revoked: {exc}")
 
-    def _remind(self, url: str) -> None:
+    def _remind(self, url: str, redirect_uri: str) -> None:
         self._notify(
             "Still waiting for the sign-in to finish. If the browser shows an error "
-            "page, the redirect URI may not match the one registered for the app "
-            f"({self._loopback.targets[0].uri}); the sign-in URL again:\n\n    {url}\n"
+            "page, the app may not have this redirect URI registered: "
+            f"{redirect_uri}. The sign-in URL again:\n\n    {url}\n"
         )
 
     # -- plumbing ----------------------------------------------------------------
@@ -409,13 +408,22 @@ class LoginSession:
     def _stale(self, entry: ProfileEntry, min_valid: float | None) -> bool:
         return entry.tokens.needs_refresh(now=self._clock(), min_valid=min_valid)
 
-    def _require_provider(self) -> ProviderConfig:
-        if self._provider is None:
+    def _login_settings(
+        self, previous: ProfileEntry | None
+    ) -> tuple[ProviderConfig, LoopbackConfig]:
+        """What to log in with: as given, else as the profile's last login was."""
+        if self._provider is None and previous is None:
             raise ConfigError(
-                "logging in needs the server and client id",
-                hint="run: loopback-login login --client-id ID [--server URL]",
+                f"profile {self.profile!r} has never logged in, so there is nothing "
+                "to log in again with",
+                hint=f"run: loopback-login login --profile {self.profile} --client-id ID",
             )
-        return self._provider
+        provider = self._provider or self._provider_for(previous)  # type: ignore[arg-type]
+        loopback = self._loopback
+        if not loopback.redirect_uris and previous is not None:
+            remembered = tuple(previous.settings.get("redirect_uris") or ())
+            loopback = dataclasses.replace(loopback, redirect_uris=remembered)
+        return provider, loopback
 
     def _provider_for(self, entry: ProfileEntry) -> ProviderConfig:
         """The settings given to this session, else those the profile remembers."""
@@ -426,14 +434,13 @@ class LoginSession:
     def _new_entry(
         self,
         provider: ProviderConfig,
+        loopback: LoopbackConfig,
         tokens: TokenSet,
         identity: dict[str, Any] | None,
         keys: ProviderKeys | None,
-        redirect_uri: str,
     ) -> ProfileEntry:
         settings = provider.to_profile()
-        settings["redirect_uris"] = list(self._loopback.redirect_uris)
-        settings["redirect_uri_used"] = redirect_uri
+        settings["redirect_uris"] = list(loopback.redirect_uris)
         return ProfileEntry(
             profile=self.profile,
             settings=settings,

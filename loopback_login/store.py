@@ -15,7 +15,6 @@ import json
 import os
 import stat
 import sys
-import threading
 import time
 
 from .errors import ConfigError, CorruptEntryError, TokenStoreError
@@ -343,8 +342,11 @@ class MemoryTokenStore:
     """The same contract in memory, for tests and for library users who want no disk."""
 
     def __init__(self) -> None:
+        import threading  # here, not at the top: the cached `token` path never needs it
+
         self._entries: dict[str, bytes] = {}  # JSON, so callers never share our dicts
         self._guard = threading.Lock()
+        self._new_lock = threading.Lock
         self._locks: dict[str, threading.Lock] = {}
 
     def load(self, profile: str) -> dict[str, Any] | None:
@@ -369,7 +371,7 @@ class MemoryTokenStore:
     def lock(self, profile: str, *, timeout: float = 300.0) -> Iterator[None]:
         name = validate_profile_name(profile)
         with self._guard:
-            held = self._locks.setdefault(name, threading.Lock())
+            held = self._locks.setdefault(name, self._new_lock())
         if not held.acquire(timeout=timeout if 0 <= timeout < 1e9 else -1):
             raise TokenStoreError(
                 f"another thread holds profile {name!r}: waited {timeout:g} s",
