@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
@@ -186,8 +187,6 @@ def threaded_emulator() -> Iterator[Callable[..., ThreadedEmulator]]:
 # -- chromium: Debian's headless Chromium for tests/test_browser_e2e.py -------------------
 # Launched once per session; tests that use it run on the session's event loop
 # (``pytestmark = pytest.mark.asyncio(loop_scope="session")``), where Playwright lives.
-
-import pytest_asyncio  # noqa: E402
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
