@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import warnings
 from urllib.parse import quote_plus
 
 from .config import ProviderConfig
@@ -51,7 +52,10 @@ def client_auth(
     if method == "client_secret_jwt":
         from joserfc.jwk import OctKey
 
-        key = OctKey.import_key(_require_secret(config, method))
+        with warnings.catch_warnings():
+            # joserfc warns about a short secret; the server chose it, not the user.
+            warnings.simplefilter("ignore")
+            key = OctKey.import_key(_require_secret(config, method))
         assertion = client_secret_jwt_sign(
             key, config.client_id, endpoint, alg="HS256", header=header, **claims
         )
@@ -77,17 +81,17 @@ def _require_secret(config: ProviderConfig, method: str) -> str:
     return config.client_secret
 
 
-@functools.cache
 def _load_private_key(path: str | None) -> tuple[object, str]:
-    """A PEM private key and the algorithm that goes with it (RS256 or ES256)."""
+    """A PEM private key and the algorithm that goes with it (RS256 or ES256).
+
+    The file is read on every call, so a key replaced on disk is used at once;
+    only the parsing of the same bytes is cached.
+    """
     if not path:
         raise ConfigError(
             "private_key_jwt needs a private key",
             hint="pass --private-key with the path of a PEM file",
         )
-    from joserfc.errors import JoseError
-    from joserfc.jwk import ECKey, RSAKey
-
     try:
         with open(path, "rb") as file:
             pem = file.read()
@@ -96,6 +100,14 @@ def _load_private_key(path: str | None) -> tuple[object, str]:
             f"cannot read the private key {path}: {exc.strerror}",
             hint="check --private-key",
         ) from exc
+    return _parse_private_key(pem, path)
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_private_key(pem: bytes, path: str) -> tuple[object, str]:
+    from joserfc.errors import JoseError
+    from joserfc.jwk import ECKey, RSAKey
+
     for key_type, alg in ((RSAKey, "RS256"), (ECKey, "ES256")):
         try:
             key = key_type.import_key(pem)

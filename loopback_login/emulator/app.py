@@ -128,8 +128,9 @@ async def _record(request: web.Request, handler: Handler) -> web.StreamResponse:
     )
     for name in SECRET_FIELDS:
         params.pop(name, None)
+    scheme = request.headers.get("Authorization", "").partition(" ")[0] or None
     request.app[STATE].record(
-        RecordedRequest(endpoint, request.method, params, auth_method)
+        RecordedRequest(endpoint, request.method, params, auth_method, scheme)
     )
     response = await handler(request)
     logger.info(

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from joserfc import jws, jwt
-from joserfc.errors import JoseError
+from joserfc.errors import BadSignatureError, JoseError
 from joserfc.jwk import KeySet, OctKey
 
 from loopback_login.emulator.config import EmulatorClient, EmulatorConfig
@@ -174,15 +174,16 @@ def _assertion(
             warnings.simplefilter("ignore")
             key: Any = OctKey.import_key(client.client_secret or "")
         algorithms: tuple[str, ...] = HMAC_ALGS
+        keys = [key]
     elif client.auth_method == "private_key_jwt":
-        key = KeySet.import_key_set(client.jwks)  # type: ignore[arg-type]
+        keys = _registered_keys(client.jwks or {}, raw)
         algorithms = PUBLIC_KEY_ALGS
     else:
         raise OAuthError.bad_credentials(
             f"Client {client.client_id} does not authenticate with assertions"
         )
     try:
-        token = jwt.decode(raw, key, algorithms=list(algorithms))
+        token = _decode(raw, keys, algorithms)
         jwt.JWTClaimsRegistry(
             now=lambda: int(state.clock()),
             leeway=LEEWAY,
@@ -197,6 +198,46 @@ def _assertion(
     if not state.use_jti(client.client_id, token.claims["jti"], token.claims["exp"]):
         raise OAuthError.bad_credentials("Client assertion was already used")
     return client
+
+
+_KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
+
+
+def _registered_keys(jwks: dict[str, Any], raw: str) -> list[Any]:
+    """The client's keys that may have signed ``raw``: the one its ``kid`` names,
+    or without a ``kid`` every key of the algorithm's type (RFC 7523 needs no kid,
+    and a client may register several keys while it rotates them)."""
+    try:
+        header = jws.extract_compact(raw.encode()).headers()
+    except (JoseError, ValueError) as exc:
+        raise OAuthError.bad_credentials("Malformed client assertion") from exc
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        registered = KeySet.import_key_set(jwks).keys  # type: ignore[arg-type]
+    kid, alg = header.get("kid"), str(header.get("alg", ""))
+    if alg not in PUBLIC_KEY_ALGS:
+        raise OAuthError.bad_credentials(
+            f"Invalid client assertion: algorithm {alg!r} is not allowed"
+        )
+    if kid is not None:
+        keys = [k for k in registered if k.kid == kid]
+    else:
+        keys = [k for k in registered if k.key_type == _KEY_TYPES.get(alg[:2])]
+    if not keys:
+        raise OAuthError.bad_credentials(
+            "Invalid client assertion: no registered key matches its kid or alg"
+        )
+    return keys
+
+
+def _decode(raw: str, keys: list[Any], algorithms: tuple[str, ...]) -> jwt.Token:
+    """The assertion verified with the first of ``keys`` whose signature matches."""
+    for key in keys[:-1]:
+        try:
+            return jwt.decode(raw, key, algorithms=list(algorithms))
+        except BadSignatureError:
+            continue
+    return jwt.decode(raw, keys[-1], algorithms=list(algorithms))
 
 
 def _unverified_claims(raw: str) -> dict[str, Any] | None:

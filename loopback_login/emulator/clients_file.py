@@ -49,6 +49,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "auth_method": (str,),
     "jwks": (dict, type(None)),
     "issue_refresh_tokens": (bool,),
+    "id_token_alg": (str,),
     "scope": (str,),
     "name": (str,),
 }

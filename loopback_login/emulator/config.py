@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from loopback_login.emulator.signing import ID_TOKEN_ALGS
 from loopback_login.errors import ConfigError
 
 __all__ = [
@@ -74,7 +75,9 @@ class EmulatorClient:
     ``auth_method`` is how it authenticates at the token and revoke endpoints:
     ``none`` (a public client: ``client_id`` in the body), ``client_secret_basic``
     (RFC 6749 §2.3.1), or ``client_secret_jwt`` / ``private_key_jwt`` (RFC 7523
-    assertions; ``jwks`` holds the public keys for the latter).
+    assertions; ``jwks`` holds the public keys for the latter). ``id_token_alg``
+    is RS256 (the JWKS) or HS256 (the client secret, or the emulator's own secret
+    for a client without one, as RingCentral may do).
     """
 
     client_id: str
@@ -83,6 +86,7 @@ class EmulatorClient:
     auth_method: str = "none"
     jwks: dict[str, Any] | None = field(default=None, hash=False, compare=False)
     issue_refresh_tokens: bool = True
+    id_token_alg: str = "RS256"
     scope: str = "ReadAccounts"
     name: str = ""
 
@@ -102,6 +106,11 @@ class EmulatorClient:
             if self.jwks is None:
                 raise ConfigError(f"{where}: private_key_jwt needs a public jwks")
             _check_jwks(self.jwks, where)
+        if self.id_token_alg not in ID_TOKEN_ALGS:
+            raise ConfigError(
+                f"{where}: id_token_alg {self.id_token_alg!r} is not one of "
+                + ", ".join(ID_TOKEN_ALGS)
+            )
         for uri in self.redirect_uris:
             _check_redirect_uri(uri, where)
         if not self.scope.split():

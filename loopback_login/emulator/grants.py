@@ -59,7 +59,7 @@ def exchange_code(
     )
     state.issue_tokens(session, access_ttl=access_ttl, refresh_ttl=refresh_ttl)
     state.note_code_session(code, session.session_id)
-    return _token_info(state, session, issuer, access_ttl, nonce=grant.nonce)
+    return _token_info(state, client, session, issuer, access_ttl, nonce=grant.nonce)
 
 
 def refresh(
@@ -80,7 +80,7 @@ def refresh(
     access_ttl, refresh_ttl = _ttls(state, client, form)
     state.issue_tokens(session, access_ttl=access_ttl, refresh_ttl=refresh_ttl)
     # OIDC Core §12.2: a refreshed ID token carries no nonce.
-    return _token_info(state, session, issuer, access_ttl, nonce=None)
+    return _token_info(state, client, session, issuer, access_ttl, nonce=None)
 
 
 def revoke(state: EmulatorState, client: EmulatorClient, token: str) -> None:
@@ -146,6 +146,7 @@ def _ttl(
 
 def _token_info(
     state: EmulatorState,
+    client: EmulatorClient,
     session: Session,
     issuer: str,
     access_ttl: int,
@@ -170,7 +171,9 @@ def _token_info(
     )
     if "openid" in scopes:
         body["id_token"] = state.keys.sign(
-            _id_claims(state, session, issuer, access_ttl, nonce)
+            _id_claims(state, session, issuer, access_ttl, nonce),
+            alg=client.id_token_alg,
+            secret=client.client_secret,
         )
     body["session_id"] = session.session_id
     return body

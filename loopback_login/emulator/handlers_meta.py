@@ -9,6 +9,7 @@ from aiohttp import web
 
 from loopback_login.emulator.context import STATE, issuer_of
 from loopback_login.emulator.oauth_errors import json_response
+from loopback_login.emulator.signing import ID_TOKEN_ALGS
 from loopback_login.emulator.state import Session
 
 __all__ = ["discovery", "extension", "jwks", "userinfo"]
@@ -50,7 +51,7 @@ async def discovery(request: web.Request) -> web.StreamResponse:
         "subject_types_supported": ["public"],
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": list(ID_TOKEN_ALGS),
         "code_challenge_methods_supported": ["plain", "S256"],
         "display_values_supported": ["page", "popup", "touch", "mobile"],
         "prompt_values_supported": ["login", "sso", "consent", "none"],

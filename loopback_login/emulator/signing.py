@@ -1,14 +1,22 @@
-"""The emulator's ID token signing key: RS256, made on first use, rotatable."""
+"""The emulator's ID token signing: RS256 with a rotatable key, or HS256.
+
+RingCentral signs ID tokens with RS256 (verifiable through the JWKS) or HS256
+with the client secret. A client without a secret cannot check an HS256 token;
+the emulator then signs with a secret of its own, which no client knows.
+"""
 
 from __future__ import annotations
 
 import secrets
+import warnings
 from typing import Any
 
 from joserfc import jwt
-from joserfc.jwk import RSAKey
+from joserfc.jwk import OctKey, RSAKey
 
-__all__ = ["SigningKeys"]
+__all__ = ["ID_TOKEN_ALGS", "SigningKeys"]
+
+ID_TOKEN_ALGS = ("RS256", "HS256")
 
 
 class SigningKeys:
@@ -20,6 +28,8 @@ class SigningKeys:
 
     def __init__(self) -> None:
         self._key: RSAKey | None = None
+        self.server_secret = secrets.token_urlsafe(32)
+        """Signs HS256 ID tokens of clients that have no secret."""
 
     @property
     def key(self) -> RSAKey:
@@ -47,6 +57,15 @@ class SigningKeys:
         """The public JWK set (RFC 7517 §5)."""
         return {"keys": [dict(self.key.as_dict(private=False))]}
 
-    def sign(self, claims: dict[str, Any]) -> str:
-        """A compact RS256 JWT carrying ``claims``, with our ``kid``."""
+    def sign(
+        self, claims: dict[str, Any], *, alg: str = "RS256", secret: str | None = None
+    ) -> str:
+        """A compact JWT carrying ``claims``: RS256 with our ``kid``, or HS256 with
+        ``secret`` (the client's), else our own secret."""
+        if alg == "HS256":
+            with warnings.catch_warnings():
+                # A short demo secret is the client's choice; joserfc would warn.
+                warnings.simplefilter("ignore")
+                key = OctKey.import_key(secret or self.server_secret)
+            return jwt.encode({"alg": "HS256"}, claims, key)
         return jwt.encode({"alg": "RS256", "kid": self.kid}, claims, self.key)

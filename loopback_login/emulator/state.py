@@ -31,6 +31,8 @@ class RecordedRequest:
     method: str
     params: dict[str, str]
     auth_method: str | None = None
+    auth_scheme: str | None = None
+    """The ``Authorization`` header's scheme (``Basic``…), never its credentials."""
 
 
 @dataclass(frozen=True)
