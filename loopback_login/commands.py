@@ -322,7 +322,7 @@ def format_status(row: dict[str, Any], now: float) -> str:
     identity = row["identity"] or {}
     who = identity.get("name") or "-"
     if identity and not identity.get("signature_checked", True):
-        who += " (ID token signature not checked: HS256 over TLS)"
+        who += " (ID token signature not checked: HS256 without a client secret)"
     lines = [
         f"{row['profile']}: {row['state']}",
         f"  server:     {row['server']}",

@@ -31,7 +31,13 @@ from joserfc.jwk import Key, KeySet, OctKey
 
 from .errors import IDTokenError, NonceMismatchError
 
-__all__ = ["ALLOWED_ALGORITHMS", "Identity", "UnknownKeyError", "validate_id_token"]
+__all__ = [
+    "ALLOWED_ALGORITHMS",
+    "Identity",
+    "UnknownKeyError",
+    "token_algorithm",
+    "validate_id_token",
+]
 
 ALLOWED_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "HS256")
 """Never ``none``. RingCentral advertises RS256 and HS256."""
@@ -117,6 +123,12 @@ def validate_id_token(
             hint="run the login again",
         )
     return Identity(claims=claims, signature_checked=checked)
+
+
+def token_algorithm(raw: str) -> str | None:
+    """The ``alg`` of a JWT's header, read without trusting anything else in it."""
+    alg = _segment(raw, 0).get("alg")
+    return alg if isinstance(alg, str) else None
 
 
 def _segment(raw: str, index: int) -> dict[str, Any]:

@@ -12,19 +12,20 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
-from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 
 from .authorize import build_authorization_params, build_authorization_url
 from .browser import BrowserOpener, SystemBrowser
+from .client_auth import client_auth
 from .clock import Clock, system_clock
 from .config import LoopbackConfig, ProviderConfig
 from .discovery import ProviderKeys, fetch_provider_keys
 from .errors import (
     AuthorizationError,
     ConfigError,
+    DiscoveryError,
+    IDTokenError,
     InvalidGrantError,
     LoopbackLoginError,
     NetworkError,
@@ -33,8 +34,8 @@ from .errors import (
     StateMismatchError,
     TokenEndpointError,
 )
-from .id_token import Identity, UnknownKeyError, validate_id_token
 from .loopback import LoopbackServer, Outcome
+from .oidc import IdentityCheck, check_id_token
 from .pkce import PkcePair, new_nonce, new_state
 from .profiles import ProfileEntry
 from .store import FileTokenStore, TokenStore, default_store_dir, validate_profile_name
@@ -182,6 +183,10 @@ class LoginSession:
     async def _login_locked(self) -> TokenSet:
         previous = self._load(quiet=True)
         provider, loopback = self._login_settings(previous)
+        # A missing secret or unreadable key must show before the person signs in.
+        client_auth(
+            self._with_secret(provider), provider.token_endpoint, now=self._clock()
+        )
         state, nonce, pkce = (
             new_state(),
             new_nonce(),
@@ -206,21 +211,24 @@ class LoginSession:
                 server.authorize_with_post(provider.authorization_endpoint, params)
                 url = server.start_url
             self._notify(f"To sign in, open this URL in your browser:\n\n    {url}\n")
-            code = await self._open_and_wait(server, url)
+            # The provider's keys do not depend on the code: fetch them while the
+            # person is in the browser, not after.
+            keys = asyncio.create_task(self._prefetch_keys(provider))
             try:
+                code = await self._open_and_wait(server, url)
                 tokens = await self._client(provider).exchange_code(
                     code,
                     redirect_uri=server.redirect_uri,
                     code_verifier=pkce.code_verifier,
                 )
-                keys, identity = await self._check_id_token(
-                    provider, tokens, None, nonce
-                )
-                entry = self._new_entry(provider, loopback, tokens, identity, keys)
+                check = await self._check_id_token(provider, tokens, await keys, nonce)
+                entry = self._new_entry(provider, loopback, tokens, check)
                 self._store.save(self.profile, entry.to_json())
             except LoopbackLoginError as exc:
                 server.finish(Outcome(error=exc))
                 raise
+            finally:
+                keys.cancel()
             server.finish(Outcome(account=_account(entry)))
         if previous is not None and not previous.dead:
             await self._revoke_replaced(previous)
@@ -312,9 +320,16 @@ class LoginSession:
             raise
         if fresh.refresh_token is None:  # RFC 6749 §6: the old one stays valid
             fresh = _keep_refresh_token(fresh, tokens)
-        keys, identity = await self._check_id_token(
-            provider, fresh, entry.provider_keys, None
-        )
+        try:
+            check = await self._check_id_token(
+                provider, fresh, entry.provider_keys, None
+            )
+        except (IDTokenError, DiscoveryError) as exc:
+            # The old refresh token is spent: losing the new one would end the
+            # session. Keep the tokens, drop the ID token, keep the login's identity.
+            self._notify(f"warning: the refreshed ID token was not accepted: {exc}")
+            fresh = dataclasses.replace(fresh, id_token=None)
+            check = IdentityCheck(entry.provider_keys, None)
         self._store.save(
             self.profile,
             ProfileEntry(
@@ -322,11 +337,26 @@ class LoginSession:
                 settings=entry.settings,
                 tokens=fresh,
                 saved_at=self._clock(),
-                identity=identity or entry.identity,
-                provider_keys=keys or entry.provider_keys,
+                identity=check.identity or entry.identity,
+                provider_keys=check.keys or entry.provider_keys,
             ).to_json(),
         )
         return fresh
+
+    async def _prefetch_keys(self, provider: ProviderConfig) -> ProviderKeys | None:
+        """The provider's keys when the login asks for OpenID; None on any failure,
+        which the ID-token check then meets and reports itself."""
+        if "openid" not in (provider.scope or "").split():
+            return None
+        try:
+            return await fetch_provider_keys(
+                self._session(),
+                provider,
+                now=self._clock(),
+                http_timeout=self._http_timeout,
+            )
+        except DiscoveryError:
+            return None
 
     async def _check_id_token(
         self,
@@ -334,34 +364,17 @@ class LoginSession:
         tokens: TokenSet,
         cached: ProviderKeys | None,
         nonce: str | None,
-    ) -> tuple[ProviderKeys | None, dict[str, Any] | None]:
-        """Validate the ID token, if any; refetch the JWKS once for an unknown key."""
-        if tokens.id_token is None:
-            return cached, None
-        now = self._clock()
-        keys = cached if cached is not None and cached.is_fresh(now) else None
-        for attempt in (1, 2):
-            if keys is None:
-                keys = await fetch_provider_keys(
-                    self._session(), provider, now=now, http_timeout=self._http_timeout
-                )
-            try:
-                identity = validate_id_token(
-                    tokens.id_token,
-                    keys=keys.key_set(),
-                    issuer=provider.expected_issuer,
-                    client_id=provider.client_id,
-                    now=now,
-                    nonce=nonce,
-                    client_secret=self._secret,
-                    trust_transport=_over_tls(provider.token_endpoint),
-                )
-                return keys, _identity_record(identity)
-            except UnknownKeyError:
-                if attempt == 2:
-                    raise
-                keys = None  # the provider may have rotated its keys
-        raise AssertionError("unreachable")
+    ) -> IdentityCheck:
+        return await check_id_token(
+            tokens.id_token,
+            provider=provider,
+            http=self._session(),
+            cached=cached,
+            nonce=nonce,
+            client_secret=self._secret,
+            now=self._clock(),
+            http_timeout=self._http_timeout,
+        )
 
     async def _revoke_replaced(self, old: ProfileEntry) -> None:
         token = old.tokens.refresh_token or old.tokens.access_token
@@ -436,8 +449,7 @@ class LoginSession:
         provider: ProviderConfig,
         loopback: LoopbackConfig,
         tokens: TokenSet,
-        identity: dict[str, Any] | None,
-        keys: ProviderKeys | None,
+        check: IdentityCheck,
     ) -> ProfileEntry:
         settings = provider.to_profile()
         settings["redirect_uris"] = list(loopback.redirect_uris)
@@ -446,8 +458,8 @@ class LoginSession:
             settings=settings,
             tokens=tokens,
             saved_at=self._clock(),
-            identity=identity,
-            provider_keys=keys,
+            identity=check.identity,
+            provider_keys=check.keys,
         )
 
     def _session(self) -> aiohttp.ClientSession:
@@ -455,32 +467,16 @@ class LoginSession:
             self._http = aiohttp.ClientSession()
         return self._http
 
-    def _client(self, provider: ProviderConfig) -> TokenClient:
+    def _with_secret(self, provider: ProviderConfig) -> ProviderConfig:
         if self._secret and not provider.client_secret:
-            provider = provider.with_secret(self._secret)
+            return provider.with_secret(self._secret)
+        return provider
+
+    def _client(self, provider: ProviderConfig) -> TokenClient:
+        provider = self._with_secret(provider)
         return TokenClient(
             provider, self._session(), clock=self._clock, timeout=self._http_timeout
         )
-
-
-def _over_tls(url: str) -> bool:
-    """HTTPS, or the loopback emulator (no network crossed)."""
-    parts = urlsplit(url)
-    return parts.scheme == "https" or parts.hostname in (
-        "127.0.0.1",
-        "::1",
-        "localhost",
-    )
-
-
-def _identity_record(identity: Identity) -> dict[str, Any]:
-    claims = identity.claims
-    return {
-        "sub": identity.subject,
-        "name": identity.display_name,
-        "email": claims.get("email"),
-        "signature_checked": identity.signature_checked,
-    }
 
 
 def _account(entry: ProfileEntry) -> str | None:

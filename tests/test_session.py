@@ -39,7 +39,8 @@ async def test_login(
     assert state.last_authorize is not None
     assert state.last_authorize["code_challenge_method"] == pkce
     assert state.count("authorize") == 1
-    assert state.requests[0].method == method.upper()
+    authorize = [r for r in state.requests if r.endpoint == "authorize"]
+    assert [r.method for r in authorize] == [method.upper()]
     assert state.is_session_active(tokens.access_token)
     assert "You are signed in" in page.text
     assert "Dana Demo" in page.text
