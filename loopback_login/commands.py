@@ -33,7 +33,7 @@ from .config import (
     LoopbackConfig,
     ProviderConfig,
 )
-from .errors import ConfigError, LoopbackLoginError, NotLoggedInError
+from .errors import ConfigError, LoopbackLoginError, NotLoggedInError, login_hint
 from .profiles import ProfileEntry, describe
 from .session import LoginSession
 from .store import validate_profile_name
@@ -307,7 +307,7 @@ def status(
     if single and (not rows or rows[0]["state"] in ("expired", "needs login")):
         raise NotLoggedInError(
             f"profile {profile!r} has no usable session",
-            hint=f"run: loopback-login login --profile {profile}",
+            hint=login_hint(profile),
         )
 
 

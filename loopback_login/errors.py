@@ -49,6 +49,11 @@ __all__ = [
 ]
 
 
+def login_hint(profile: str) -> str:
+    """The next step when only a new login helps."""
+    return f"run: loopback-login login --profile {profile}"
+
+
 class LoopbackLoginError(Exception):
     """Base class. ``hint`` says what the person should do next, when we know."""
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .discovery import ProviderKeys
-from .errors import CorruptEntryError
+from .errors import CorruptEntryError, login_hint
 from .tokens import TokenSet
 
 __all__ = ["ProfileEntry", "describe"]
@@ -60,7 +60,7 @@ class ProfileEntry:
             profile = data.get("profile", "?") if isinstance(data, Mapping) else "?"
             raise CorruptEntryError(
                 f"the cache entry {path or profile} is missing {exc}",
-                hint=f"run: loopback-login login --profile {profile}",
+                hint=login_hint(profile),
             ) from exc
 
     def mark_dead(self, reason: str) -> ProfileEntry:

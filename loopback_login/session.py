@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from types import TracebackType
 
 import aiohttp
@@ -22,7 +22,6 @@ from .clock import Clock, system_clock
 from .config import LoopbackConfig, ProviderConfig
 from .discovery import ProviderKeys, fetch_provider_keys
 from .errors import (
-    AuthorizationError,
     ConfigError,
     DiscoveryError,
     IDTokenError,
@@ -31,13 +30,14 @@ from .errors import (
     NetworkError,
     NotLoggedInError,
     SessionExpiredError,
-    StateMismatchError,
     TokenEndpointError,
+    login_hint,
 )
 from .loopback import LoopbackServer, Outcome
 from .oidc import IdentityCheck, check_id_token
 from .pkce import PkcePair, new_nonce, new_state
 from .profiles import ProfileEntry
+from .roundtrip import Notify, await_callback
 from .store import FileTokenStore, TokenStore, default_store_dir, validate_profile_name
 from .token_client import DEFAULT_HTTP_TIMEOUT, TokenClient
 from .tokens import TokenSet
@@ -45,8 +45,6 @@ from .tokens import TokenSet
 __all__ = ["LoginSession"]
 
 logger = logging.getLogger(__name__)
-
-Notify = Callable[[str], None]
 
 
 class LoginSession:
@@ -149,7 +147,7 @@ class LoginSession:
                 if entry is None:
                     raise NotLoggedInError(
                         f"profile {self.profile!r} is not logged in",
-                        hint=f"run: loopback-login login --profile {self.profile}",
+                        hint=login_hint(self.profile),
                     )
                 return await self._refresh_locked(entry)
             except NotLoggedInError:
@@ -215,7 +213,14 @@ class LoginSession:
             # person is in the browser, not after.
             keys = asyncio.create_task(self._prefetch_keys(provider))
             try:
-                code = await self._open_and_wait(server, url)
+                code = await await_callback(
+                    server,
+                    url,
+                    opener=self._opener,
+                    notify=self._notify,
+                    pasted=self._pasted,
+                    reminder_after=loopback.reminder_after,
+                )
                 tokens = await self._client(provider).exchange_code(
                     code,
                     redirect_uri=server.redirect_uri,
@@ -234,60 +239,12 @@ class LoginSession:
             await self._revoke_replaced(previous)
         return tokens
 
-    async def _open_and_wait(self, server: LoopbackServer, url: str) -> str:
-        """Open the browser and wait for the code, side by side.
-
-        A browser command may not return until the person closes it, and its answer
-        is not needed to go on: nothing waits for it, except to say "open the URL
-        yourself" when it fails.
-        """
-        opening = asyncio.create_task(self._opener.open(url))
-        waiting = asyncio.create_task(
-            server.wait_for_code(
-                reminder_after=self._loopback.reminder_after,
-                reminder=lambda: self._remind(url, server.redirect_uri),
-            )
-        )
-        tasks = [opening, waiting]
-        if self._pasted is not None:
-            tasks.append(asyncio.create_task(self._accept_pasted(server, self._pasted)))
-        try:
-            done, _ = await asyncio.wait(
-                {opening, waiting}, return_when=asyncio.FIRST_COMPLETED
-            )
-            # An opener that raised fails the login here, through result().
-            if opening in done and not waiting.done() and not opening.result():
-                self._notify("No browser was opened: open the URL above yourself.")
-            return await waiting
-        finally:
-            for task in tasks:
-                task.cancel()
-
-    async def _accept_pasted(
-        self, server: LoopbackServer, lines: AsyncIterator[str]
-    ) -> None:
-        """Take the redirect URL pasted by a person whose browser is elsewhere."""
-        async for line in lines:
-            if not line.strip():
-                continue
-            try:
-                server.submit_redirect(line)
-            except StateMismatchError as exc:
-                self._notify(
-                    f"That URL is not from this sign-in ({exc}). Paste the whole URL "
-                    "the browser ended on."
-                )
-                continue
-            except AuthorizationError:
-                pass  # the waiting task raises it
-            return
-
     async def _refresh_locked(self, entry: ProfileEntry) -> TokenSet:
         tokens, now = entry.tokens, self._clock()
         if entry.dead:
             raise SessionExpiredError(
                 f"the session of profile {self.profile!r} has ended ({entry.dead})",
-                hint=f"run: loopback-login login --profile {self.profile}",
+                hint=login_hint(self.profile),
             )
         if tokens.refresh_token is None:
             raise NotLoggedInError(
@@ -299,7 +256,7 @@ class LoginSession:
         if tokens.refresh_expired(now=now):
             raise SessionExpiredError(
                 f"the refresh token of profile {self.profile!r} has expired",
-                hint=f"run: loopback-login login --profile {self.profile}",
+                hint=login_hint(self.profile),
             )
         provider = self._provider_for(entry)
         try:
@@ -309,7 +266,7 @@ class LoginSession:
             self._store.save(self.profile, entry.mark_dead(reason).to_json())
             raise SessionExpiredError(
                 f"session expired for profile {self.profile!r}: {reason}",
-                hint=f"run: loopback-login login --profile {self.profile}",
+                hint=login_hint(self.profile),
             ) from exc
         except (NetworkError, TokenEndpointError) as exc:
             if not tokens.is_expired(now=self._clock()):
@@ -386,13 +343,6 @@ class LoginSession:
             await self._client(old_provider).revoke(token)
         except LoopbackLoginError as exc:
             self._notify(f"warning: the replaced session could not be revoked: {exc}")
-
-    def _remind(self, url: str, redirect_uri: str) -> None:
-        self._notify(
-            "Still waiting for the sign-in to finish. If the browser shows an error "
-            "page, the app may not have this redirect URI registered: "
-            f"{redirect_uri}. The sign-in URL again:\n\n    {url}\n"
-        )
 
     # -- plumbing ----------------------------------------------------------------
 

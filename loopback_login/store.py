@@ -17,7 +17,7 @@ import stat
 import sys
 import time
 
-from .errors import ConfigError, CorruptEntryError, TokenStoreError
+from .errors import ConfigError, CorruptEntryError, TokenStoreError, login_hint
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -294,7 +294,7 @@ class FileTokenStore:
         while os.path.lexists(aside):
             n += 1
             aside = f"{path}.corrupt-{stamp}-{n}"
-        hint = f"run: loopback-login login --profile {profile}"
+        hint = login_hint(profile)
         try:
             os.rename(path, aside)  # kept, never deleted: it may show what went wrong
         except OSError as exc:
