@@ -574,6 +574,49 @@ async def test_duplicated_token_parameter(emu: Emu) -> None:
     assert (await response.json())["errors"][0]["errorCode"] == "OAU-111"
 
 
+FORM = "application/x-www-form-urlencoded"
+UNREADABLE_BODIES = [
+    pytest.param(FORM, b"\xff\xfe=1", id="not-utf-8"),
+    pytest.param(f"{FORM}; charset=bogus", b"a=1", id="unknown-charset"),
+    pytest.param("multipart/form-data", b"abc", id="multipart-without-boundary"),
+    pytest.param("multipart/form-data; boundary=x", b"--x\r\nabc", id="bad-part"),
+]
+
+
+@pytest.mark.parametrize("path", ["/restapi/oauth/token", "/restapi/oauth/revoke"])
+@pytest.mark.parametrize(("content_type", "body"), UNREADABLE_BODIES)
+async def test_unreadable_body_is_invalid_request(
+    emu: Emu, path: str, content_type: str, body: bytes
+) -> None:
+    """A body that doesn't parse is RingCentral's 400 invalid_request, not a 500."""
+    response = await emu.client.post(
+        path, data=body, headers={"Content-Type": content_type}
+    )
+    assert response.status == 400
+    assert await response.json() == rc_error(
+        "invalid_request", "Request body cannot be parsed", "OAU-101"
+    )
+    assert emu.state.requests[-1].endpoint == path.rsplit("/", 1)[1]
+
+
+@pytest.mark.parametrize(
+    "path", ["/restapi/oauth/authorize", "/emulator/signin", "/emulator/consent"]
+)
+@pytest.mark.parametrize(("content_type", "body"), UNREADABLE_BODIES)
+async def test_unreadable_body_gets_the_error_page(
+    emu: Emu, path: str, content_type: str, body: bytes
+) -> None:
+    """The browser's endpoints show the 400 error page for a body that doesn't parse."""
+    response = await emu.client.post(
+        path, data=body, headers={"Content-Type": content_type}, allow_redirects=False
+    )
+    assert response.status == 400
+    assert response.content_type == "text/html"
+    page = await response.text()
+    assert "OAU-101" in page
+    assert "Traceback" not in page
+
+
 # Refresh ---------------------------------------------------------------------
 
 

@@ -19,7 +19,9 @@ from loopback_login.emulator.auth import claimed_client_id, detect_auth_method
 from loopback_login.emulator.config import EmulatorConfig
 from loopback_login.emulator.context import FAULTS, STATE
 from loopback_login.emulator.faults import Fault, Faults
+from loopback_login.emulator.forms import MalformedBody, form_of
 from loopback_login.emulator.oauth_errors import OAuthError, error_body, json_response
+from loopback_login.emulator.pages import error_page
 from loopback_login.emulator.state import EmulatorState, RecordedRequest
 from loopback_login.errors import ConfigError
 
@@ -40,6 +42,9 @@ ENDPOINTS = {
 }
 # RingCentral's "Auth" rate-limit group, and the endpoints faults can hit.
 GUARDED = ("authorize", "token", "revoke")
+# Token and revoke answer errors in JSON; authorize, sign-in and consent are
+# the browser's, so a body they cannot read gets the error page.
+JSON_ENDPOINTS = ("token", "revoke")
 SECRET_FIELDS = ("password",)
 
 
@@ -109,21 +114,23 @@ async def serve(
 
 @web.middleware
 async def _record(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Note every known request for tests, and log it without secrets."""
+    """Note every known request for tests, and log it without secrets.
+
+    This is where each body is parsed: one that does not parse is refused here
+    with a 400, so the rate limiter and the handlers only meet parsed ones.
+    """
     endpoint = ENDPOINTS.get(request.path)
     if endpoint is None:
         return await handler(request)
     params = {k: v for k, v in request.query.items()}
-    if request.method == "POST":
-        try:
-            posted = await request.post()
-        except ValueError:
-            posted = None  # a malformed body: the handler will refuse it
-        if posted is not None:
-            params.update((k, v) for k, v in posted.items() if isinstance(v, str))
+    try:
+        params.update((await form_of(request)).items())
+    except MalformedBody as exc:
+        logger.info("%s %s: unreadable body (%s)", request.method, request.path, exc)
+        handler = _refuse_malformed_body  # recorded and logged like any other
     auth_method = (
         detect_auth_method(request.headers, params)
-        if endpoint in ("token", "revoke")
+        if endpoint in JSON_ENDPOINTS
         else None
     )
     for name in SECRET_FIELDS:
@@ -151,10 +158,7 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     state, faults = request.app[STATE], request.app[FAULTS]
     params = dict(request.query)
-    if request.method == "POST" and request.content_type.endswith("urlencoded"):
-        params.update(
-            (k, v) for k, v in (await request.post()).items() if isinstance(v, str)
-        )
+    params.update((await form_of(request)).items())
     wait = state.limiter.check(claimed_client_id(request.headers, params))
     if wait is not None:
         message = "Request rate exceeded"
@@ -192,6 +196,15 @@ async def _answer_fault(request: web.Request, fault: Fault) -> web.StreamRespons
     if request.transport is not None:
         request.transport.close()
     return response
+
+
+async def _refuse_malformed_body(request: web.Request) -> web.StreamResponse:
+    error = OAuthError.malformed_body()
+    if ENDPOINTS.get(request.path) in JSON_ENDPOINTS:
+        return error.response()
+    return error_page(
+        "This request can't be read", error.description, error.error, error.code
+    )
 
 
 @web.middleware

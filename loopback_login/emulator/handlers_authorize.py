@@ -5,7 +5,6 @@ from __future__ import annotations
 import hmac
 
 from aiohttp import web
-from multidict import MultiDict, MultiMapping
 
 from loopback_login.emulator.authorize import (
     AuthorizeRequest,
@@ -15,6 +14,7 @@ from loopback_login.emulator.authorize import (
     validate_authorize,
 )
 from loopback_login.emulator.context import STATE, issuer_of
+from loopback_login.emulator.forms import form_of
 from loopback_login.emulator.interaction import SignIn
 from loopback_login.emulator.pages import consent_page, error_page, signin_page
 from loopback_login.emulator.state import AuthCode, EmulatorState
@@ -91,12 +91,6 @@ async def consent(request: web.Request) -> web.StreamResponse:
         pending.sign_in.user.username, checked.client.client_id, checked.scope
     )
     return _approve(request, checked, pending.sign_in)
-
-
-async def form_of(request: web.Request) -> MultiMapping[str]:
-    """The urlencoded body as strings (file fields have no place here)."""
-    posted = await request.post()
-    return MultiDict((k, v) for k, v in posted.items() if isinstance(v, str))
 
 
 def _proceed(

@@ -9,7 +9,7 @@ from loopback_login.emulator import grants
 from loopback_login.emulator.auth import authenticate_client
 from loopback_login.emulator.config import EmulatorClient
 from loopback_login.emulator.context import FAULTS, STATE, issuer_of
-from loopback_login.emulator.handlers_authorize import form_of
+from loopback_login.emulator.forms import form_of
 from loopback_login.emulator.oauth_errors import OAuthError, json_response
 
 __all__ = ["revoke", "token"]

@@ -49,6 +49,10 @@ class OAuthError(Exception):
         return cls("invalid_request", f"Parameter [{name}] is required")
 
     @classmethod
+    def malformed_body(cls) -> OAuthError:
+        return cls("invalid_request", "Request body cannot be parsed")
+
+    @classmethod
     def invalid(cls, name: str, error: str = "invalid_request") -> OAuthError:
         return cls(error, f"Parameter [{name}] value is invalid")
 
