@@ -67,7 +67,7 @@ class ProviderKeys:
                 jwks=dict(data["jwks"]),
                 fetched_at=float(data["fetched_at"]),
             )
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             return None  # a damaged copy costs only a refetch
 
 

@@ -49,6 +49,17 @@ __all__ = [
 ]
 
 
+def printable(value: object, limit: int = 300) -> str:
+    """Server-supplied text made safe for one terminal line.
+
+    Control characters (newlines, ESC sequences that could rewrite the terminal)
+    become spaces, and the text is cut at ``limit`` characters.
+    """
+    text = "".join(c if c.isprintable() else " " for c in str(value))
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def login_hint(profile: str) -> str:
     """The next step when only a new login helps."""
     return f"run: loopback-login login --profile {profile}"
@@ -95,6 +106,12 @@ class AuthorizationError(LoopbackLoginError):
         message: str | None = None,
         hint: str | None = None,
     ) -> None:
+        # Every field may come from a server or a redirect: keep them printable.
+        error = printable(error, 64)
+        error_description = (
+            None if error_description is None else printable(error_description)
+        )
+        error_uri = None if error_uri is None else printable(error_uri)
         self.error = error
         self.error_description = error_description
         self.error_uri = error_uri
@@ -153,6 +170,11 @@ class TokenEndpointError(LoopbackLoginError):
         endpoint: str = "token",
         hint: str | None = None,
     ) -> None:
+        error = printable(error, 64)
+        error_description = (
+            None if error_description is None else printable(error_description)
+        )
+        error_code = None if error_code is None else printable(error_code, 32)
         self.error = error
         self.error_description = error_description
         self.status = status
@@ -209,7 +231,11 @@ class TokenStoreError(LoopbackLoginError, OSError):
 
 
 class CorruptEntryError(TokenStoreError):
-    """A cache entry is unreadable or from a newer version; it was left in place or moved aside."""
+    """A cache entry is damaged; it was moved aside, never deleted."""
+
+
+class NewerEntryError(TokenStoreError):
+    """A cache entry was written by a newer version; it is neither used nor overwritten."""
 
 
 class NotLoggedInError(LoopbackLoginError):

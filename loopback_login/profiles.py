@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .discovery import ProviderKeys
-from .errors import CorruptEntryError, login_hint
+from .errors import CorruptEntryError
 from .tokens import TokenSet
 
 __all__ = ["ProfileEntry", "describe"]
@@ -45,29 +45,31 @@ class ProfileEntry:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any], *, path: str = "") -> ProfileEntry:
+    def from_json(cls, data: Mapping[str, Any]) -> ProfileEntry:
         try:
             return cls(
                 profile=str(data["profile"]),
                 settings=dict(data["settings"]),
                 tokens=TokenSet.from_json(data["tokens"]),
                 saved_at=float(data.get("saved_at") or 0.0),
-                identity=data.get("identity"),
+                identity=_mapping_or_none(data.get("identity")),
                 provider_keys=ProviderKeys.from_json(data.get("provider_keys")),
-                dead=data.get("dead"),
+                dead=None if data.get("dead") is None else str(data["dead"]),
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            profile = data.get("profile", "?") if isinstance(data, Mapping) else "?"
-            raise CorruptEntryError(
-                f"the cache entry {path or profile} is missing {exc}",
-                hint=login_hint(profile),
-            ) from exc
+        except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as exc:
+            raise CorruptEntryError(f"missing or bad field {exc}") from exc
 
     def mark_dead(self, reason: str) -> ProfileEntry:
         return replace(self, dead=reason)
 
     def __repr__(self) -> str:
         return f"ProfileEntry(profile={self.profile!r}, tokens={self.tokens!r})"
+
+
+def _mapping_or_none(value: Any) -> Mapping[str, Any] | None:
+    if value is None or isinstance(value, Mapping):
+        return value
+    raise TypeError("identity is not an object")
 
 
 def describe(entry: ProfileEntry, *, now: float) -> dict[str, Any]:

@@ -167,7 +167,7 @@ def _interpret(
     if raw.strip():
         try:
             body = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
             body = None
     if 200 <= status < 300:
         if endpoint == "revoke":
@@ -255,7 +255,7 @@ def _seconds(value: str | None) -> float | None:
         seconds = float(value)
     except ValueError:
         return None  # an HTTP date; not worth parsing for a hint
-    return seconds if seconds >= 0 else None
+    return seconds if 0 <= seconds <= 86400 else None
 
 
 def _rate_hint(retry_after: str | None) -> str:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import TokenEndpointError
 from .expiry import needs_refresh
 
 __all__ = ["TokenSet"]
+
+T = TypeVar("T")
 
 # TokenInfo fields we keep by name; any other field the server sends goes to ``extra``.
 _TIMED = ("expires_in", "refresh_token_expires_in", "session_expires_in")
@@ -60,7 +62,7 @@ class TokenSet:
                 return None
             try:
                 number = float(value)
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, OverflowError) as exc:
                 raise TokenEndpointError(
                     "invalid_response", f"{name} is not a number"
                 ) from exc
@@ -129,20 +131,26 @@ class TokenSet:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> TokenSet:
-        """Inverse of :meth:`to_json`; raises ``KeyError``/``TypeError`` on bad data."""
+        """Inverse of :meth:`to_json`.
+
+        Raises ``KeyError``, ``TypeError``, ``ValueError`` or ``OverflowError`` on
+        data that is not what :meth:`to_json` wrote.
+        """
         return cls(
-            access_token=str(data["access_token"]),
-            token_type=str(data.get("token_type") or "bearer"),
-            issued_at=float(data["issued_at"]),
-            expires_at=float(data["expires_at"]),
-            refresh_token=data.get("refresh_token"),
-            refresh_token_expires_at=data.get("refresh_token_expires_at"),
-            scope=data.get("scope"),
-            id_token=data.get("id_token"),
-            owner_id=data.get("owner_id"),
-            endpoint_id=data.get("endpoint_id"),
-            session_id=data.get("session_id"),
-            session_expires_at=data.get("session_expires_at"),
+            access_token=_text(data["access_token"]),
+            token_type=_text(data.get("token_type") or "bearer"),
+            issued_at=_time(data["issued_at"]),
+            expires_at=_time(data["expires_at"]),
+            refresh_token=_maybe(_text, data.get("refresh_token")),
+            refresh_token_expires_at=_maybe(
+                _time, data.get("refresh_token_expires_at")
+            ),
+            scope=_maybe(_text, data.get("scope")),
+            id_token=_maybe(_text, data.get("id_token")),
+            owner_id=_maybe(_text, data.get("owner_id")),
+            endpoint_id=_maybe(_text, data.get("endpoint_id")),
+            session_id=_maybe(_text, data.get("session_id")),
+            session_expires_at=_maybe(_time, data.get("session_expires_at")),
             extra=dict(data.get("extra") or {}),
         )
 
@@ -153,3 +161,22 @@ class TokenSet:
             f"refresh_token={'present' if self.refresh_token else 'absent'}, "
             f"id_token={'present' if self.id_token else 'absent'})"
         )
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected text, got {type(value).__name__}")
+    return value
+
+
+def _time(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"expected a time, got {type(value).__name__}")
+    number = float(value)  # OverflowError for an int past float's range
+    if not 0 <= number < 1e11:
+        raise ValueError("time out of range")
+    return number
+
+
+def _maybe(convert: Callable[[Any], T], value: Any) -> T | None:
+    return None if value is None else convert(value)
