@@ -76,6 +76,8 @@ def try_cached_token(
         options.get("profile") or environ.get("LOOPBACK_LOGIN_PROFILE") or "default"
     )
     fmt = options.get("format", "token")
+    from .errors import CorruptEntryError, NewerEntryError
+
     try:
         min_valid = float(options["min_valid"]) if "min_valid" in options else None
         from .store import default_store_dir, validate_profile_name
@@ -85,6 +87,11 @@ def try_cached_token(
         tokens = read_valid_token(
             validate_profile_name(profile), directory, now=now, min_valid=min_valid
         )
+    except (CorruptEntryError, NewerEntryError) as exc:
+        # Reading moved a damaged entry aside: only this call can say where it went.
+        from .cli import report
+
+        return report(exc)
     except Exception:  # the full command reports it properly
         return None
     if tokens is None or fmt not in FORMATS:

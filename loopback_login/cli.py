@@ -13,7 +13,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["main"]
+    from .errors import LoopbackLoginError
+
+__all__ = ["main", "report"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -28,3 +30,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .commands import run
 
     return run(args)
+
+
+def report(exc: LoopbackLoginError) -> int:
+    """Print one of our errors as people read it, and return its exit code."""
+    sys.stderr.write(f"error: {exc}\n")
+    if exc.hint:
+        sys.stderr.write(f"  {exc.hint}\n")
+    sys.stderr.flush()
+    return exc.exit_code

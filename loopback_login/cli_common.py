@@ -81,6 +81,12 @@ def secret_options(func: F) -> F:
 
 
 def read_secret(secret_file: Any, secret: str | None) -> str | None:
+    """The client secret from the file, the option or the environment.
+
+    The variable is taken out of this process's environment once read: the
+    browser and any other child would inherit it otherwise.
+    """
+    from_env = os.environ.pop(SECRET_ENV, None)
     if secret_file is not None:
         value: str = secret_file.read().strip()
         if not value:
@@ -88,7 +94,7 @@ def read_secret(secret_file: Any, secret: str | None) -> str | None:
                 f"{secret_file.name} is empty", hint="put the client secret in it"
             )
         return value
-    return secret or os.environ.get(SECRET_ENV) or None
+    return secret or from_env or None
 
 
 async def stdin_lines() -> AsyncIterator[str]:

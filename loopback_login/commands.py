@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from .cached import FORMATS, format_token
+from .cli import report
 from .cli_common import (
     common,
     drive,
@@ -33,7 +34,13 @@ from .config import (
     LoopbackConfig,
     ProviderConfig,
 )
-from .errors import ConfigError, LoopbackLoginError, NotLoggedInError, login_hint
+from .errors import (
+    ConfigError,
+    CorruptEntryError,
+    LoopbackLoginError,
+    NotLoggedInError,
+    login_hint,
+)
 from .profiles import ProfileEntry, describe
 from .session import LoginSession
 from .store import validate_profile_name
@@ -49,10 +56,7 @@ def run(args: Sequence[str]) -> int:
     try:
         cli.main(args=list(args), prog_name="loopback-login", standalone_mode=False)
     except LoopbackLoginError as exc:
-        say(f"error: {exc}")
-        if exc.hint:
-            say(f"  {exc.hint}")
-        return exc.exit_code
+        return report(exc)
     except click.exceptions.Abort:
         say("Aborted.")
         return 130
@@ -175,9 +179,12 @@ def login(profile: str, cache_dir: str | None, verbose: bool, **opts: Any) -> No
     store = setup(verbose, cache_dir)
     profile = validate_profile_name(profile)
     secret = read_secret(opts.pop("client_secret_file"), opts.pop("client_secret"))
-    remembered = (
-        LoginSession(profile=profile, store=store).entry() if store.profiles() else None
-    )
+    try:
+        remembered = LoginSession(profile=profile, store=store).entry()
+    except CorruptEntryError as exc:
+        # Logging in is the cure for a damaged entry: say what happened, go on.
+        say(f"warning: {exc}")
+        remembered = None
     provider = build_provider(opts, remembered, secret)
     redirect_uris = opts["redirect_uri"] or tuple(
         (remembered.settings.get("redirect_uris") or []) if remembered else []
@@ -371,7 +378,7 @@ def logout(
     store = setup(verbose, cache_dir)
     secret = read_secret(client_secret_file, client_secret)
     names = store.profiles() if all_ else [validate_profile_name(profile)]
-    failures: list[LoopbackLoginError] = []
+    failures: list[tuple[str, LoopbackLoginError]] = []
 
     async def go() -> None:
         for name in names:
@@ -384,8 +391,7 @@ def logout(
                 try:
                     removed = await session.logout(local=local)
                 except LoopbackLoginError as exc:
-                    say(f"error: profile {name!r} kept: revocation failed: {exc}")
-                    failures.append(exc)
+                    failures.append((name, exc))
                     continue
             if not removed:
                 say(f"Profile {name!r} was not logged in.")
@@ -400,9 +406,15 @@ def logout(
                 )
 
     drive(go())
+    for name, exc in failures[:-1]:
+        say(f"error: profile {name!r} kept: the revocation failed: {exc}")
     if failures:
-        hint = "check the network and try again, or use --local to forget it anyway"
-        raise LoopbackLoginError("some sessions could not be revoked", hint=hint)
+        name, exc = failures[-1]
+        local_hint = "or, to forget it here only, add --local"
+        raise LoopbackLoginError(
+            f"profile {name!r} kept: the revocation failed: {exc}",
+            hint=f"{exc.hint}; {local_hint}" if exc.hint else local_hint,
+        ) from exc
     if not names and all_:
         say("No saved sessions.")
 

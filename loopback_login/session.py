@@ -23,6 +23,7 @@ from .config import LoopbackConfig, ProviderConfig
 from .discovery import ProviderKeys, fetch_provider_keys
 from .errors import (
     ConfigError,
+    CorruptEntryError,
     DiscoveryError,
     IDTokenError,
     InvalidGrantError,
@@ -31,6 +32,7 @@ from .errors import (
     NotLoggedInError,
     SessionExpiredError,
     TokenEndpointError,
+    TokenStoreError,
     login_hint,
 )
 from .loopback import LoopbackServer, Outcome
@@ -236,7 +238,7 @@ class LoginSession:
                 keys.cancel()
             server.finish(Outcome(account=_account(entry)))
         if previous is not None and not previous.dead:
-            await self._revoke_replaced(previous)
+            await self._revoke_replaced(previous, provider)
         return tokens
 
     async def _refresh_locked(self, entry: ProfileEntry) -> TokenSet:
@@ -259,6 +261,12 @@ class LoginSession:
                 hint=login_hint(self.profile),
             )
         provider = self._provider_for(entry)
+        # The refresh spends a single-use token: make sure its successor can be
+        # saved before spending it (a read-only or full disk would lose the session).
+        try:
+            self._store.check_writable(self.profile)
+        except TokenStoreError as exc:
+            return self._stale_or_raise(tokens, exc)
         try:
             fresh = await self._client(provider).refresh(tokens.refresh_token)
         except InvalidGrantError as exc:
@@ -269,12 +277,7 @@ class LoginSession:
                 hint=login_hint(self.profile),
             ) from exc
         except (NetworkError, TokenEndpointError) as exc:
-            if not tokens.is_expired(now=self._clock()):
-                self._notify(
-                    f"warning: could not refresh ({exc}); using the cached token"
-                )
-                return tokens
-            raise
+            return self._stale_or_raise(tokens, exc)
         if fresh.refresh_token is None:  # RFC 6749 §6: the old one stays valid
             fresh = _keep_refresh_token(fresh, tokens)
         try:
@@ -299,6 +302,13 @@ class LoginSession:
             ).to_json(),
         )
         return fresh
+
+    def _stale_or_raise(self, tokens: TokenSet, exc: LoopbackLoginError) -> TokenSet:
+        """Inside the margin the cached token still works: use it, and say why."""
+        if tokens.is_expired(now=self._clock()):
+            raise exc
+        self._notify(f"warning: could not refresh ({exc}); using the cached token")
+        return tokens
 
     async def _prefetch_keys(self, provider: ProviderConfig) -> ProviderKeys | None:
         """The provider's keys when the login asks for OpenID; None on any failure,
@@ -333,14 +343,23 @@ class LoginSession:
             http_timeout=self._http_timeout,
         )
 
-    async def _revoke_replaced(self, old: ProfileEntry) -> None:
+    async def _revoke_replaced(
+        self, old: ProfileEntry, provider: ProviderConfig
+    ) -> None:
         token = old.tokens.refresh_token or old.tokens.access_token
+        same = (old.settings.get("server"), old.settings.get("client_id"))
+        # A secret belongs to one client at one server: never send it to another.
+        secret = self._secret if same == (provider.server, provider.client_id) else None
         try:
-            # The old session may be another client's or server's: use its settings.
             old_provider = ProviderConfig.from_profile(
-                old.settings, client_secret=self._secret
+                old.settings, client_secret=secret
             )
-            await self._client(old_provider).revoke(token)
+            await TokenClient(
+                old_provider,
+                self._session(),
+                clock=self._clock,
+                timeout=self._http_timeout,
+            ).revoke(token)
         except LoopbackLoginError as exc:
             self._notify(f"warning: the replaced session could not be revoked: {exc}")
 
@@ -360,13 +379,19 @@ class LoginSession:
     def _load(self, *, quiet: bool = False) -> ProfileEntry | None:
         try:
             raw = self._store.load(self.profile)
-        except LoopbackLoginError:
-            if quiet:
+        except CorruptEntryError:
+            if quiet:  # moved aside already; a new login is the cure
                 return None
             raise
         if raw is None:
             return None
-        return ProfileEntry.from_json(raw, path=self.profile)
+        try:
+            return ProfileEntry.from_json(raw)
+        except CorruptEntryError as exc:
+            if quiet:
+                self._store.set_aside(self.profile, str(exc))
+                return None
+            raise self._store.set_aside(self.profile, str(exc)) from exc
 
     def _stale(self, entry: ProfileEntry, min_valid: float | None) -> bool:
         return entry.tokens.needs_refresh(now=self._clock(), min_valid=min_valid)

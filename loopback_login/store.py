@@ -17,7 +17,13 @@ import stat
 import sys
 import time
 
-from .errors import ConfigError, CorruptEntryError, TokenStoreError, login_hint
+from .errors import (
+    ConfigError,
+    CorruptEntryError,
+    NewerEntryError,
+    TokenStoreError,
+    login_hint,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -48,7 +54,11 @@ class TokenStore(Protocol):
     def load(self, profile: str) -> dict[str, Any] | None: ...  # None: no entry
     def save(self, profile: str, entry: dict[str, Any]) -> None: ...
     def delete(self, profile: str) -> bool: ...  # True if something was removed
+    # Raises TokenStoreError unless a save of ``size`` bytes would succeed now.
+    def check_writable(self, profile: str, size: int = 4096) -> None: ...
     def profiles(self) -> list[str]: ...  # sorted names of profiles with an entry
+    # Moves a damaged entry out of the way (never deletes it); the error says where.
+    def set_aside(self, profile: str, reason: str) -> CorruptEntryError: ...
 
     # Not reentrant; raises TokenStoreError when `timeout` passes.
     def lock(
@@ -170,7 +180,8 @@ class FileTokenStore:
     def load(self, profile: str) -> dict[str, Any] | None:
         """The entry, or None; TokenStoreError if others could read it or it is broken.
 
-        A broken entry is moved aside (CorruptEntryError); a newer one is left alone.
+        A broken entry is moved aside (CorruptEntryError); a newer one is left
+        alone (NewerEntryError).
         """
         path = self.path_for(profile)
         for _attempt in range(3):
@@ -198,6 +209,24 @@ class FileTokenStore:
         except OSError:
             old = None  # unreadable: replacing it is the fix
         _refuse_newer(path, _parse(old[0]) if old else None)
+        temp = self._write_temp(profile, path, data)
+        try:
+            os.replace(temp, path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise _os_error("write", path, exc) from exc
+        self._sync_folder()
+
+    def check_writable(self, profile: str, size: int = 4096) -> None:
+        """Write ``size`` bytes beside the entry and remove them; TokenStoreError if
+        that fails. The entry itself is not touched."""
+        path = self.path_for(profile)
+        self._ensure_folder()
+        os.unlink(self._write_temp(profile, path, bytes(size)))
+
+    def _write_temp(self, profile: str, path: str, data: bytes) -> str:
+        """A new 0600 file in the entry's folder holding ``data``, flushed to disk."""
         temp = os.path.join(self.directory, f".{profile}.{os.urandom(6).hex()}.tmp")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
         try:
@@ -213,14 +242,13 @@ class FileTokenStore:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            os.replace(temp, path)
         except BaseException as exc:  # even on Ctrl-C, leave no temp file behind
             with contextlib.suppress(OSError):
                 os.unlink(temp)
             if isinstance(exc, OSError):
                 raise _os_error("write", path, exc) from exc
             raise
-        self._sync_folder()
+        return temp
 
     def delete(self, profile: str) -> bool:
         path = self.path_for(profile)
@@ -288,7 +316,14 @@ class FileTokenStore:
         finally:
             os.close(fd)
 
-    def _move_aside(self, profile: str, path: str) -> CorruptEntryError:
+    def set_aside(self, profile: str, reason: str) -> CorruptEntryError:
+        """Move an entry its reader found damaged aside, as a corrupt file is."""
+        name = validate_profile_name(profile)
+        return self._move_aside(name, self.path_for(name), reason)
+
+    def _move_aside(
+        self, profile: str, path: str, reason: str = "not JSON"
+    ) -> CorruptEntryError:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         aside, n = f"{path}.corrupt-{stamp}", 1
         while os.path.lexists(aside):
@@ -299,12 +334,13 @@ class FileTokenStore:
             os.rename(path, aside)  # kept, never deleted: it may show what went wrong
         except OSError as exc:
             return CorruptEntryError(
-                f"{path} is not a valid token entry, and moving it to {aside} "
+                f"{path} is not a valid token entry ({reason}), and moving it to {aside} "
                 f"failed: {(exc.strerror or str(exc)).lower()}",
                 hint=hint,
             )
         return CorruptEntryError(
-            f"{path} is not a valid token entry; it was moved to {aside}", hint=hint
+            f"{path} is not a valid token entry ({reason}); it was moved to {aside}",
+            hint=hint,
         )
 
     def _ensure_folder(self) -> None:
@@ -331,7 +367,7 @@ class FileTokenStore:
 def _refuse_newer(path: str, entry: dict[str, Any] | None) -> None:
     """Neither use nor overwrite what a newer version wrote: it may hold more."""
     if entry is not None and entry["format"] > FORMAT_VERSION:
-        raise CorruptEntryError(
+        raise NewerEntryError(
             f"{path} was written by a newer loopback-login (format {entry['format']}; "
             f"this one reads {FORMAT_VERSION}); upgrade loopback-login to use it",
             hint="run: pip install --upgrade loopback-login",
@@ -345,6 +381,7 @@ class MemoryTokenStore:
         import threading  # here, not at the top: the cached `token` path never needs it
 
         self._entries: dict[str, bytes] = {}  # JSON, so callers never share our dicts
+        self.set_apart: list[bytes] = []  # what set_aside() took out, for inspection
         self._guard = threading.Lock()
         self._new_lock = threading.Lock
         self._locks: dict[str, threading.Lock] = {}
@@ -354,10 +391,22 @@ class MemoryTokenStore:
             data = self._entries.get(validate_profile_name(profile))
         return None if data is None else _parse(data)
 
+    def set_aside(self, profile: str, reason: str) -> CorruptEntryError:
+        name = validate_profile_name(profile)
+        with self._guard:
+            self.set_apart.append(self._entries.pop(name, b""))
+        return CorruptEntryError(
+            f"the entry of profile {name!r} is not valid ({reason}); it was set aside",
+            hint=login_hint(name),
+        )
+
     def save(self, profile: str, entry: dict[str, Any]) -> None:
         data = _dumps(entry)
         with self._guard:
             self._entries[validate_profile_name(profile)] = data
+
+    def check_writable(self, profile: str, size: int = 4096) -> None:
+        validate_profile_name(profile)
 
     def delete(self, profile: str) -> bool:
         with self._guard:

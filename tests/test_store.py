@@ -19,7 +19,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loopback_login.errors import ConfigError, CorruptEntryError, TokenStoreError
+from loopback_login.errors import (
+    ConfigError,
+    CorruptEntryError,
+    NewerEntryError,
+    TokenStoreError,
+)
 from loopback_login.store import (
     FORMAT_VERSION,
     FileTokenStore,
@@ -264,9 +269,9 @@ def test_newer_format_refused_and_kept(files: FileTokenStore) -> None:
     path = files.path_for("work")
     data = json.dumps({"format": FORMAT_VERSION + 1, "more": "fields"}).encode()
     write_private(path, data)
-    with pytest.raises(CorruptEntryError, match="newer loopback-login"):
+    with pytest.raises(NewerEntryError, match="newer loopback-login"):
         files.load("work")
-    with pytest.raises(CorruptEntryError, match="newer loopback-login"):
+    with pytest.raises(NewerEntryError, match="newer loopback-login"):
         files.save("work", {"a": 1})
     assert Path(path).read_bytes() == data
     assert os.listdir(files.directory) == ["work.json"]
@@ -449,13 +454,12 @@ def test_any_bytes_load_or_store_error(data: bytes) -> None:
         write_private(path, data)
         try:
             entry = files.load("work")
-        except CorruptEntryError:
-            if os.path.exists(path):  # newer format: left where it was
-                assert json.loads(data)["format"] > FORMAT_VERSION
-                assert Path(path).read_bytes() == data
-            else:  # broken: moved aside intact
-                (aside,) = Path(directory).glob("work.json.corrupt-*")
-                assert aside.read_bytes() == data
+        except NewerEntryError:  # left where it was
+            assert json.loads(data)["format"] > FORMAT_VERSION
+            assert Path(path).read_bytes() == data
+        except CorruptEntryError:  # broken: moved aside intact
+            (aside,) = Path(directory).glob("work.json.corrupt-*")
+            assert aside.read_bytes() == data
         except TokenStoreError:
             pass
         else:
