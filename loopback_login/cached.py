@@ -9,10 +9,10 @@ with its complete error handling.
 
 from __future__ import annotations
 
-import json
 import time
 
 from .expiry import needs_refresh
+from .quickjson import dumps_flat
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,19 +31,15 @@ def format_token(tokens: Mapping[str, Any], fmt: str, profile: str, now: float) 
         return f"Authorization: Bearer {access}\n"
     if fmt == "json":
         expires_at = float(tokens["expires_at"])
-        return (
-            json.dumps(
-                {
-                    "access_token": access,
-                    "token_type": "Bearer",
-                    "expires_at": int(expires_at),
-                    "expires_in": max(0, int(expires_at - now)),
-                    "scope": tokens.get("scope"),
-                    "profile": profile,
-                }
-            )
-            + "\n"
-        )
+        fields = {
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_at": int(expires_at),
+            "expires_in": max(0, int(expires_at - now)),
+            "scope": tokens.get("scope"),
+            "profile": profile,
+        }
+        return dumps_flat(fields) + "\n"
     return f"{access}\n"
 
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 # `token` runs many times a day, so only modules that cost next to nothing load here;
 # typing, filelock and platformdirs would each add more than the interpreter's start-up.
-import contextlib
 import errno
-import json
 import os
 import stat
 import sys
 import time
 
+from . import quickjson
 from .errors import (
     ConfigError,
     CorruptEntryError,
@@ -27,7 +26,7 @@ from .errors import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Callable, Mapping
     from contextlib import AbstractContextManager
     from typing import Any, Protocol
 else:  # the protocol serves type checkers; at run time it is a plain base class
@@ -114,13 +113,15 @@ def _dumps(entry: dict[str, Any]) -> bytes:
         raise TypeError(f"a token entry must be a dict, not {type(entry).__name__}")
     data = {"format": FORMAT_VERSION, **entry}
     data["format"] = FORMAT_VERSION  # this code wrote it, whatever the caller passed
+    import json  # writers only: readers use quickjson, which spares `token` `re`
+
     return json.dumps(data, separators=(",", ":")).encode()
 
 
 def _parse(data: bytes) -> dict[str, Any] | None:
     """The entry, or None if the bytes are not one of ours."""
     try:
-        entry = json.loads(data)
+        entry = quickjson.loads(data)
     except (ValueError, RecursionError):  # also bad UTF-8 and absurd nesting
         return None
     if isinstance(entry, dict) and type(entry.get("format")) is int:
@@ -167,6 +168,35 @@ def _check_private(path: str, st: os.stat_result, *, folder: bool) -> None:
         )
 
 
+def _unlink_quietly(path: str) -> None:
+    try:  # noqa: SIM105 - contextlib stays off the `token` path
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+class _Lock:
+    """A ``with`` block holding a lock taken by ``acquire`` on entry.
+
+    Not contextlib: importing it costs the cached `token` path ~4 ms, and that
+    path never locks.
+    """
+
+    def __init__(self, acquire: Callable[[], Callable[[], None]]) -> None:
+        self._acquire = acquire
+        self._release: Callable[[], None] | None = None
+
+    def __enter__(self) -> None:
+        if self._release is not None:
+            raise RuntimeError("this lock is already held; it is not reentrant")
+        self._release = self._acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            release()
+
+
 class FileTokenStore:
     """Entries as ``<directory>/<profile>.json`` (0600) in a 0700 folder."""
 
@@ -192,8 +222,11 @@ class FileTokenStore:
             if (entry := _parse(read[0])) is not None:
                 _refuse_newer(path, entry)
                 return entry
-            with contextlib.suppress(OSError):
+            try:
                 now, then = os.stat(path), read[1]
+            except OSError:
+                pass
+            else:
                 if (now.st_dev, now.st_ino) != (then.st_dev, then.st_ino):
                     continue  # a writer replaced the broken entry while we read it
             raise self._move_aside(profile, path)
@@ -213,8 +246,7 @@ class FileTokenStore:
         try:
             os.replace(temp, path)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
+            _unlink_quietly(temp)
             raise _os_error("write", path, exc) from exc
         self._sync_folder()
 
@@ -243,8 +275,7 @@ class FileTokenStore:
             finally:
                 os.close(fd)
         except BaseException as exc:  # even on Ctrl-C, leave no temp file behind
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
+            _unlink_quietly(temp)
             if isinstance(exc, OSError):
                 raise _os_error("write", path, exc) from exc
             raise
@@ -273,28 +304,29 @@ class FileTokenStore:
             n[:-5] for n in names if n[-5:] == ".json" and _is_profile_name(n[:-5])
         )
 
-    @contextlib.contextmanager
-    def lock(self, profile: str, *, timeout: float = 300.0) -> Iterator[None]:
+    def lock(self, profile: str, *, timeout: float = 300.0) -> _Lock:
         """Hold ``<profile>.lock`` against other processes and threads (not reentrant)."""
         path = os.path.join(self.directory, validate_profile_name(profile) + ".lock")
-        self._ensure_folder()
-        import filelock  # ~40 ms: only writers pay for it
 
-        file_lock = filelock.FileLock(path, timeout=timeout, mode=0o600)
-        try:
-            file_lock.acquire()
-        except filelock.Timeout as exc:
-            raise TokenStoreError(
-                f"another loopback-login process holds profile {profile!r}: "
-                f"waited {timeout:g} s for the lock {path}",
-                hint="wait for it to finish, or stop it (a crashed one frees the lock)",
-            ) from exc
-        except OSError as exc:
-            raise _os_error("lock", path, exc) from exc
-        try:
-            yield
-        finally:
-            file_lock.release()
+        def acquire() -> Callable[[], None]:
+            self._ensure_folder()
+            import filelock  # ~40 ms: only writers pay for it
+
+            file_lock = filelock.FileLock(path, timeout=timeout, mode=0o600)
+            try:
+                file_lock.acquire()
+            except filelock.Timeout as exc:
+                raise TokenStoreError(
+                    f"another loopback-login process holds profile {profile!r}: "
+                    f"waited {timeout:g} s for the lock {path}",
+                    hint="wait for it to finish, or stop it "
+                    "(a crashed one frees the lock)",
+                ) from exc
+            except OSError as exc:
+                raise _os_error("lock", path, exc) from exc
+            return file_lock.release
+
+        return _Lock(acquire)
 
     def _read(self, path: str) -> tuple[bytes, os.stat_result, os.stat_result] | None:
         """The entry's bytes, its stat and its folder's, or None if it does not exist."""
@@ -356,12 +388,14 @@ class FileTokenStore:
 
     def _sync_folder(self) -> None:
         # Makes the rename durable; not every platform or file system can do it.
-        with contextlib.suppress(OSError):
+        try:
             fd = os.open(self.directory, os.O_RDONLY)
             try:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+        except OSError:
+            pass
 
 
 def _refuse_newer(path: str, entry: dict[str, Any] | None) -> None:
@@ -416,17 +450,17 @@ class MemoryTokenStore:
         with self._guard:
             return sorted(self._entries)
 
-    @contextlib.contextmanager
-    def lock(self, profile: str, *, timeout: float = 300.0) -> Iterator[None]:
+    def lock(self, profile: str, *, timeout: float = 300.0) -> _Lock:
         name = validate_profile_name(profile)
-        with self._guard:
-            held = self._locks.setdefault(name, self._new_lock())
-        if not held.acquire(timeout=timeout if 0 <= timeout < 1e9 else -1):
-            raise TokenStoreError(
-                f"another thread holds profile {name!r}: waited {timeout:g} s",
-                hint="release the other lock() first; it is not reentrant",
-            )
-        try:
-            yield
-        finally:
-            held.release()
+
+        def acquire() -> Callable[[], None]:
+            with self._guard:
+                held = self._locks.setdefault(name, self._new_lock())
+            if not held.acquire(timeout=timeout if 0 <= timeout < 1e9 else -1):
+                raise TokenStoreError(
+                    f"another thread holds profile {name!r}: waited {timeout:g} s",
+                    hint="release the other lock() first; it is not reentrant",
+                )
+            return held.release
+
+        return _Lock(acquire)

@@ -201,6 +201,33 @@ def test_cached_token_path_imports_nothing_heavy(
     assert "loopback_login.cached" in imported
 
 
+def imported_by(code: str, env: dict[str, str]) -> set[str]:
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code],
+        env=env, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
+
+
+@pytest.mark.parametrize("fmt", ["token", "json"])
+def test_cached_token_path_spares_even_the_standard_library(
+    cli: Cli, threaded_emulator: EmulatorStarter, fmt: str
+) -> None:
+    """As the console script runs it, `token` imports neither json nor re (a third
+    of its start-up) nor contextlib, beyond what the interpreter loads anyway."""
+    login(cli, threaded_emulator())
+    floor = imported_by("pass", cli.env)
+    script = (
+        "import sys; from loopback_login.cli import main; "
+        f"sys.exit(main(['token', '--format', {fmt!r}]))"
+    )
+    extra = imported_by(script, cli.env) - floor
+    assert "loopback_login.cached" in extra
+    for module in ("json", "re", "enum", "contextlib", "collections"):
+        assert module not in extra, f"{module} imported on the cached path"
+
+
 def test_help_and_version(cli: Cli) -> None:
     """--help lists the commands; --version prints the version."""
     result = cli("--help")
