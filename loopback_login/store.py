@@ -42,6 +42,7 @@ __all__ = [
 ]
 
 FORMAT_VERSION = 1
+ORPHAN_AGE = 600.0  # seconds after which a temp file can only be a dead writer's
 _ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _NAME_CHARS = _ALNUM | frozenset("._-")
 _POSIX = hasattr(os, "geteuid")  # Windows has no owner or mode bits to check
@@ -249,6 +250,7 @@ class FileTokenStore:
             _unlink_quietly(temp)
             raise _os_error("write", path, exc) from exc
         self._sync_folder()
+        self._sweep_orphans()
 
     def check_writable(self, profile: str, size: int = 4096) -> None:
         """Write ``size`` bytes beside the entry and remove them; TokenStoreError if
@@ -256,6 +258,26 @@ class FileTokenStore:
         path = self.path_for(profile)
         self._ensure_folder()
         os.unlink(self._write_temp(profile, path, bytes(size)))
+
+    def _sweep_orphans(self) -> None:
+        """Remove the temp files that killed writers left behind.
+
+        Old ones only: another writer may be at work on a recent one.
+        """
+        cutoff = time.time() - ORPHAN_AGE
+        try:
+            names = os.listdir(self.directory)
+        except OSError:
+            return
+        for name in names:
+            if not (name.startswith(".") and name.endswith(".tmp")):
+                continue
+            temp = os.path.join(self.directory, name)
+            try:
+                if os.lstat(temp).st_mtime < cutoff:
+                    os.unlink(temp)
+            except OSError:
+                pass  # gone already, or not ours to remove: either way, not fatal
 
     def _write_temp(self, profile: str, path: str, data: bytes) -> str:
         """A new 0600 file in the entry's folder holding ``data``, flushed to disk."""

@@ -20,8 +20,10 @@ _values = st.recursive(
     | st.integers()
     | st.floats()  # NaN and ±Infinity included: json writes them, so must we read
     | st.text(),
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 _encoded = st.tuples(_values, st.sampled_from(["utf-8", "utf-8-sig", "utf-16"])).map(
@@ -63,9 +65,7 @@ def test_loads_is_json_loads(data: bytes) -> None:
 
 @SETTINGS
 @given(
-    fields=st.dictionaries(
-        st.text(), st.none() | st.text() | st.integers(), max_size=6
-    )
+    fields=st.dictionaries(st.text(), st.none() | st.text() | st.integers(), max_size=6)
 )
 def test_dumps_flat_is_json_dumps(fields: dict[str, str | int | None]) -> None:
     assert quickjson.dumps_flat(fields) == json.dumps(fields)

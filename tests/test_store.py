@@ -27,6 +27,7 @@ from loopback_login.errors import (
 )
 from loopback_login.store import (
     FORMAT_VERSION,
+    ORPHAN_AGE,
     FileTokenStore,
     MemoryTokenStore,
     TokenStore,
@@ -392,6 +393,25 @@ def test_sigkill_mid_write_leaves_whole_entry(files: FileTokenStore) -> None:
         assert entry is not None
         assert entry["blob"] == f"{entry['seq']:08d}" * (size // 8)
     assert mid_write >= 10, f"only {mid_write} of {rounds} kills landed mid-write"
+
+
+def test_save_sweeps_what_killed_writers_left(files: FileTokenStore) -> None:
+    """Old temp files go on the next save, whichever profile they were for; recent
+    ones stay (a writer may be at work on them)."""
+    files.save("work", {"n": 1})
+    old = Path(files.directory, ".work.0a1b2c3d4e5f.tmp")
+    recent = Path(files.directory, ".work.ffffffffffff.tmp")
+    other = Path(files.directory, ".home.0a1b2c3d4e5f.tmp")
+    for path in (old, recent, other):
+        path.write_bytes(b'{"format": 1, "half')
+    long_ago = time.time() - ORPHAN_AGE - 60
+    for path in (old, other):
+        os.utime(path, (long_ago, long_ago))
+    files.save("work", {"n": 2})
+    assert not old.exists()
+    assert not other.exists()
+    assert recent.exists()
+    assert files.load("work") == {"format": FORMAT_VERSION, "n": 2}
 
 
 def test_many_processes_count_exactly(files: FileTokenStore) -> None:
