@@ -44,12 +44,49 @@ def format_token(tokens: Mapping[str, Any], fmt: str, profile: str, now: float) 
 
 
 def read_valid_token(
-    profile: str, directory: str, *, now: float, min_valid: float | None = None
+    profile: str,
+    directory: str,
+    *,
+    now: float,
+    min_valid: float | None = None,
+    wait: bool = False,
 ) -> Mapping[str, Any] | None:
-    """The cached tokens of ``profile`` if they need no refresh, else ``None``."""
+    """The cached tokens of ``profile`` if they need no refresh, else ``None``.
+
+    With ``wait``, tokens that need a refresh are read again under the profile's
+    lock: if another process is refreshing them, its result is used. If none is,
+    this process must refresh: it keeps the lock for the full command (``None``).
+    """
     from .store import FileTokenStore
 
-    entry = FileTokenStore(directory).load(profile)
+    store = FileTokenStore(directory)
+    entry = store.load(profile)
+    tokens = _usable(entry, now, min_valid)
+    if tokens is not None or not wait or not _refreshable(entry):
+        return tokens
+    from .locking import CAN_HAND_OVER
+
+    if not CAN_HAND_OVER:
+        return None
+    # Waiting here, rather than in the full command, spares every waiter in a
+    # storm of parallel calls the import of aiohttp and click.
+    lock = store.lock(profile)
+    lock.__enter__()
+    try:
+        tokens = _usable(store.load(profile), time.time(), min_valid)
+    except BaseException:
+        lock.__exit__(None, None, None)
+        raise
+    if tokens is not None:
+        lock.__exit__(None, None, None)
+        return tokens
+    lock.hand_over()
+    return None
+
+
+def _usable(
+    entry: Mapping[str, Any] | None, now: float, min_valid: float | None
+) -> Mapping[str, Any] | None:
     if not entry or entry.get("dead"):
         return None
     tokens = entry.get("tokens")
@@ -59,6 +96,11 @@ def read_valid_token(
     if needs_refresh(expires_at, float(tokens["issued_at"]), now, min_valid):
         return None
     return tokens
+
+
+def _refreshable(entry: Mapping[str, Any] | None) -> bool:
+    tokens = entry.get("tokens") if entry and not entry.get("dead") else None
+    return isinstance(tokens, dict) and bool(tokens.get("refresh_token"))
 
 
 def try_cached_token(
@@ -72,27 +114,33 @@ def try_cached_token(
         options.get("profile") or environ.get("LOOPBACK_LOGIN_PROFILE") or "default"
     )
     fmt = options.get("format", "token")
-    from .errors import CorruptEntryError, NewerEntryError
+    if fmt not in FORMATS:
+        return None
+    from .errors import TokenStoreError
 
     try:
         min_valid = float(options["min_valid"]) if "min_valid" in options else None
         from .store import default_store_dir, validate_profile_name
 
         directory = options.get("cache_dir") or default_store_dir(environ)
-        now = time.time()
         tokens = read_valid_token(
-            validate_profile_name(profile), directory, now=now, min_valid=min_valid
+            validate_profile_name(profile),
+            directory,
+            now=time.time(),
+            min_valid=min_valid,
+            wait=True,
         )
-    except (CorruptEntryError, NewerEntryError) as exc:
-        # Reading moved a damaged entry aside: only this call can say where it went.
+    except TokenStoreError as exc:
+        # A damaged entry was moved aside (only this call can say where), or the
+        # lock was held too long: what the full command would say, said now.
         from .cli import report
 
         return report(exc)
     except Exception:  # the full command reports it properly
         return None
-    if tokens is None or fmt not in FORMATS:
+    if tokens is None:
         return None
-    out.write(format_token(tokens, fmt, profile, now))
+    out.write(format_token(tokens, fmt, profile, time.time()))
     out.flush()
     return 0
 

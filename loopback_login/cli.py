@@ -29,7 +29,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return code
     from .commands import run
 
-    return run(args)
+    try:
+        return run(args)
+    finally:
+        if "loopback_login.locking" in sys.modules:
+            # A lock the cached path passed on and the command never took back.
+            sys.modules["loopback_login.locking"].release_handed_over()
 
 
 def report(exc: LoopbackLoginError) -> int:

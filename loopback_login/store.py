@@ -1,14 +1,15 @@
 """Token cache: one JSON file per profile, private to you, replaced atomically.
 
 Readers take no lock: ``os.replace`` means they see a whole old or a whole new entry.
-Whoever reads, refreshes and writes holds ``lock(profile)``, a separate ``.lock`` file,
-so two processes never both spend a single-use refresh token.
+Whoever reads, refreshes and writes holds ``lock(profile)``, a separate ``.lock`` file
+(``locking.py``), so two processes never both spend a single-use refresh token.
 """
 
 from __future__ import annotations
 
 # `token` runs many times a day, so only modules that cost next to nothing load here;
-# typing, filelock and platformdirs would each add more than the interpreter's start-up.
+# typing, json, contextlib and platformdirs would each add a sizeable share of
+# the interpreter's own start-up.
 import errno
 import os
 import stat
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from contextlib import AbstractContextManager
     from typing import Any, Protocol
+
+    from .locking import Held
 else:  # the protocol serves type checkers; at run time it is a plain base class
     Protocol = object
 
@@ -179,23 +182,28 @@ def _unlink_quietly(path: str) -> None:
 class _Lock:
     """A ``with`` block holding a lock taken by ``acquire`` on entry.
 
-    Not contextlib: importing it costs the cached `token` path ~4 ms, and that
-    path never locks.
+    Not contextlib: importing it costs the cached `token` path ~4 ms.
     """
 
-    def __init__(self, acquire: Callable[[], Callable[[], None]]) -> None:
+    def __init__(self, acquire: Callable[[], Held]) -> None:
         self._acquire = acquire
-        self._release: Callable[[], None] | None = None
+        self._held: Held | None = None
 
     def __enter__(self) -> None:
-        if self._release is not None:
+        if self._held is not None:
             raise RuntimeError("this lock is already held; it is not reentrant")
-        self._release = self._acquire()
+        self._held = self._acquire()
 
     def __exit__(self, *exc_info: object) -> None:
-        release, self._release = self._release, None
-        if release is not None:
-            release()
+        held, self._held = self._held, None
+        if held is not None:
+            held.release()
+
+    def hand_over(self) -> bool:
+        """Keep holding the lock past this block, for the next ``lock()`` of the same
+        profile in this process to take over; False if it was released instead."""
+        held, self._held = self._held, None
+        return held is not None and held.hand_over()
 
 
 class FileTokenStore:
@@ -326,18 +334,20 @@ class FileTokenStore:
             n[:-5] for n in names if n[-5:] == ".json" and _is_profile_name(n[:-5])
         )
 
+    def lock_path(self, profile: str) -> str:
+        return os.path.join(self.directory, validate_profile_name(profile) + ".lock")
+
     def lock(self, profile: str, *, timeout: float = 300.0) -> _Lock:
         """Hold ``<profile>.lock`` against other processes and threads (not reentrant)."""
-        path = os.path.join(self.directory, validate_profile_name(profile) + ".lock")
+        path = self.lock_path(profile)
 
-        def acquire() -> Callable[[], None]:
+        def acquire() -> Held:
             self._ensure_folder()
-            import filelock  # ~40 ms: only writers pay for it
+            from . import locking
 
-            file_lock = filelock.FileLock(path, timeout=timeout, mode=0o600)
             try:
-                file_lock.acquire()
-            except filelock.Timeout as exc:
+                return locking.acquire(path, timeout)
+            except locking.LockTimeout as exc:
                 raise TokenStoreError(
                     f"another loopback-login process holds profile {profile!r}: "
                     f"waited {timeout:g} s for the lock {path}",
@@ -346,7 +356,6 @@ class FileTokenStore:
                 ) from exc
             except OSError as exc:
                 raise _os_error("lock", path, exc) from exc
-            return file_lock.release
 
         return _Lock(acquire)
 
@@ -430,6 +439,15 @@ def _refuse_newer(path: str, entry: dict[str, Any] | None) -> None:
         )
 
 
+class _ThreadHeld:
+    def __init__(self, release: Callable[[], None]) -> None:
+        self.release = release
+
+    def hand_over(self) -> bool:
+        self.release()
+        return False
+
+
 class MemoryTokenStore:
     """The same contract in memory, for tests and for library users who want no disk."""
 
@@ -475,7 +493,7 @@ class MemoryTokenStore:
     def lock(self, profile: str, *, timeout: float = 300.0) -> _Lock:
         name = validate_profile_name(profile)
 
-        def acquire() -> Callable[[], None]:
+        def acquire() -> Held:
             with self._guard:
                 held = self._locks.setdefault(name, self._new_lock())
             if not held.acquire(timeout=timeout if 0 <= timeout < 1e9 else -1):
@@ -483,6 +501,6 @@ class MemoryTokenStore:
                     f"another thread holds profile {name!r}: waited {timeout:g} s",
                     hint="release the other lock() first; it is not reentrant",
                 )
-            return held.release
+            return _ThreadHeld(held.release)
 
         return _Lock(acquire)

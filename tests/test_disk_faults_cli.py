@@ -292,7 +292,7 @@ def waiting_for_lock(
     def read() -> None:
         assert proc.stderr is not None
         for line in proc.stderr:
-            if "not acquired on" in line:  # filelock's debug line while it waits
+            if "another process holds it" in line:  # the debug line while it waits
                 blocked.set()
 
     reader = threading.Thread(target=read, daemon=True)

@@ -1,0 +1,146 @@
+"""A lock across processes: ``flock(2)`` on a separate lock file.
+
+Why not filelock (still used where there is no ``flock``): here a waiter sleeps in
+the kernel and wakes the moment the holder lets go, where filelock polls; the
+cached ``token`` path can take the lock without importing anything heavy; and one
+process can pass a held lock from that path to the full command (``hand_over``),
+so the process that decided to refresh never lets go before it has refreshed.
+
+The lock belongs to the open file: it ends when the holder closes it or dies,
+however it dies. The descriptor is not inherited by children (a browser started
+during a login must not keep the lock alive).
+"""
+
+from __future__ import annotations
+
+import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class Held(Protocol):
+        def release(self) -> None: ...
+        def hand_over(self) -> bool: ...  # False: the lock was released instead
+
+
+__all__ = ["CAN_HAND_OVER", "LockTimeout", "acquire", "release_handed_over"]
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
+CAN_HAND_OVER = fcntl is not None
+# Locks this process holds and has passed on, by the lock file's (device, inode).
+_handed_over: dict[tuple[int, int], _FlockHeld] = {}
+
+
+class LockTimeout(Exception):
+    """Another process held the lock for longer than the timeout."""
+
+
+def acquire(path: str, timeout: float) -> Held:
+    """Hold the lock on ``path`` (created 0600), waiting up to ``timeout`` seconds.
+
+    A lock this process handed over for ``path`` is taken back without waiting.
+    Raises LockTimeout, or OSError if the lock file cannot be opened.
+    """
+    if fcntl is None:
+        return _filelock(path, timeout)
+    if _handed_over:
+        try:
+            st = os.stat(path)
+        except OSError:
+            pass
+        else:  # the same file, however its path was spelled
+            if (held := _handed_over.pop((st.st_dev, st.st_ino), None)) is not None:
+                return held
+    flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _FlockHeld(_wait(fd, path, timeout))
+    except BaseException:
+        os.close(fd)
+        raise
+    return _FlockHeld(fd)
+
+
+def release_handed_over() -> None:
+    """Let go of locks handed over but never taken back (the command ended early)."""
+    while _handed_over:
+        _handed_over.popitem()[1].release()
+
+
+class _FlockHeld:
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            os.close(fd)  # closing the only descriptor ends the lock
+
+    def hand_over(self) -> bool:
+        st = os.fstat(self._fd)
+        _handed_over[(st.st_dev, st.st_ino)] = self
+        return True
+
+
+def _wait(fd: int, path: str, timeout: float) -> int:
+    """Block in ``flock`` on a helper thread, so the wait can end at ``timeout``."""
+    import logging
+    import threading
+
+    logging.getLogger(__name__).debug("waiting for %s: another process holds it", path)
+    assert fcntl is not None
+    done = threading.Event()
+    gate = threading.Lock()
+    outcome: list[BaseException | None] = []
+
+    def block() -> None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            error = None
+        except OSError as exc:
+            error = exc
+        with gate:
+            if done.is_set() or error is not None:
+                os.close(fd)  # gave up on it (or it failed): do not keep the lock
+            outcome.append(error)
+            done.set()
+
+    threading.Thread(target=block, name="lock-wait", daemon=True).start()
+    finished = done.wait(timeout if timeout >= 0 else None)
+    with gate:
+        if not finished and not done.is_set():
+            done.set()  # the thread closes the file if it ever gets the lock
+            raise LockTimeout(path)
+    if outcome[0] is not None:
+        raise outcome[0]
+    return fd
+
+
+class _FileLockHeld:
+    def __init__(self, lock: object) -> None:
+        self._lock = lock
+
+    def release(self) -> None:
+        self._lock.release()  # type: ignore[attr-defined]
+
+    def hand_over(self) -> bool:
+        self.release()
+        return False
+
+
+def _filelock(path: str, timeout: float) -> Held:
+    import filelock
+
+    lock = filelock.FileLock(path, timeout=timeout, mode=0o600)
+    try:
+        lock.acquire()
+    except filelock.Timeout as exc:
+        raise LockTimeout(path) from exc
+    return _FileLockHeld(lock)
