@@ -315,6 +315,9 @@ class LoginSession:
         which the ID-token check then meets and reports itself."""
         if "openid" not in (provider.scope or "").split():
             return None
+        # Created before the browser's task, this one would run first: yield once,
+        # so that the person is sent off before any of this work starts.
+        await asyncio.sleep(0)
         try:
             return await fetch_provider_keys(
                 self._session(),
