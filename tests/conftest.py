@@ -169,6 +169,14 @@ async def _call(func: Callable[[], Any]) -> Any:
     return func()
 
 
+@pytest.fixture(scope="module")
+def emu() -> Iterator[ThreadedEmulator]:
+    """One auto-approving emulator for a module of CLI tests; each test signs in
+    afresh. Modules that need other clients define their own."""
+    with ThreadedEmulator(EmulatorConfig(auto_approve=True)) as started:
+        yield started
+
+
 @pytest.fixture
 def threaded_emulator() -> Iterator[Callable[..., ThreadedEmulator]]:
     started: list[ThreadedEmulator] = []

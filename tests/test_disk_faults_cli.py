@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from test_cli import Cli, expire
 from test_remote_login import LoginProcess
 from test_server_faults_cli import assert_one_error_line, sign_in, snapshot
 
-from loopback_login.emulator import DEMO_CLIENT_ID, STATE, EmulatorConfig
+from loopback_login.emulator import DEMO_CLIENT_ID, STATE
 from loopback_login.store import FORMAT_VERSION
 
 linux_only = pytest.mark.skipif(
@@ -43,13 +42,6 @@ runpy.run_module("loopback_login", run_name="__main__", alter_sys=True)
 READ_ONLY = (
     'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"'
 )
-
-
-@pytest.fixture(scope="module")
-def emu() -> Iterator[ThreadedEmulator]:
-    """One auto-approving emulator for the module; each test signs in afresh."""
-    with ThreadedEmulator(EmulatorConfig(auto_approve=True)) as started:
-        yield started
 
 
 @pytest.fixture

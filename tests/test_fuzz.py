@@ -15,7 +15,6 @@ import json
 import math
 import string
 import unicodedata
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -31,7 +30,6 @@ from loopback_login.config import LoopbackConfig
 from loopback_login.emulator import (
     DEMO_CLIENT_ID,
     DEMO_CONFIDENTIAL_CLIENT_ID,
-    EmulatorConfig,
 )
 from loopback_login.errors import (
     AuthorizationError,
@@ -358,12 +356,6 @@ AUTHORIZATION = st.none() | st.sampled_from(
      "Basic " + base64.b64encode(b"a:b").decode(),
      "Basic " + base64.b64encode(f"{DEMO_CONFIDENTIAL_CLIENT_ID}:x".encode()).decode()]
 ) | st.text(alphabet=string.printable.strip(), max_size=30)  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def emu() -> Iterator[ThreadedEmulator]:
-    with ThreadedEmulator(EmulatorConfig(auto_approve=True)) as started:
-        yield started
 
 
 def send(

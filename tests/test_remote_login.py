@@ -25,17 +25,10 @@ from conftest import Emulator, SessionFactory, ThreadedEmulator
 from test_cli import Cli
 
 from loopback_login.config import LoopbackConfig
-from loopback_login.emulator import DEMO_CLIENT_ID, FAULTS, STATE, EmulatorConfig
+from loopback_login.emulator import DEMO_CLIENT_ID, FAULTS, STATE
 
 URL_PATTERN = re.compile(r"http://\S+/restapi/oauth/authorize\?\S+")
 WAIT = 15.0  # seconds: the bound on every wait for the child process
-
-
-@pytest.fixture(scope="module")
-def emu() -> Iterator[ThreadedEmulator]:
-    """One auto-approving emulator for the module; each test has its own session."""
-    with ThreadedEmulator(EmulatorConfig(auto_approve=True)) as started:
-        yield started
 
 
 @pytest.fixture

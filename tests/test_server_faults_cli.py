@@ -30,13 +30,6 @@ from loopback_login.testing import HttpBrowser
 HTML_502 = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 
 
-@pytest.fixture(scope="module")
-def emu() -> Iterator[ThreadedEmulator]:
-    """One auto-approving emulator for the module; each test signs in afresh."""
-    with ThreadedEmulator(EmulatorConfig(auto_approve=True)) as started:
-        yield started
-
-
 def sign_in(emu: ThreadedEmulator, home: Path) -> None:
     """A real login against the emulator, in-process (faster than a CLI run)."""
 
