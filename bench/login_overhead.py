@@ -144,7 +144,8 @@ def ours(
     from loopback_login import LoginSession, ProviderConfig
     from loopback_login.config import LoopbackConfig
     from loopback_login.emulator import DEMO_CLIENT_ID
-    from loopback_login.store import FileTokenStore, MemoryTokenStore, TokenStore
+    from loopback_login.memory_store import MemoryTokenStore
+    from loopback_login.store import FileTokenStore, TokenStore
 
     class ToTab:
         async def open(self, url: str) -> bool:

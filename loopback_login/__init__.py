@@ -36,8 +36,9 @@ if TYPE_CHECKING:
         TokenEndpointError,
         TokenStoreError,
     )
+    from .memory_store import MemoryTokenStore
     from .session import LoginSession
-    from .store import FileTokenStore, MemoryTokenStore, TokenStore
+    from .store import FileTokenStore, TokenStore
     from .tokens import TokenSet
 
 __all__ = [
@@ -86,7 +87,7 @@ _HOMES = {
     "create_app": "emulator",
     "LoginSession": "session",
     "FileTokenStore": "store",
-    "MemoryTokenStore": "store",
+    "MemoryTokenStore": "memory_store",
     "TokenStore": "store",
     "TokenSet": "tokens",
 }

@@ -17,6 +17,7 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Protocol
 
     class Held(Protocol):
@@ -24,7 +25,13 @@ if TYPE_CHECKING:
         def hand_over(self) -> bool: ...  # False: the lock was released instead
 
 
-__all__ = ["CAN_HAND_OVER", "LockTimeout", "acquire", "release_handed_over"]
+__all__ = [
+    "CAN_HAND_OVER",
+    "LockTimeout",
+    "ProfileLock",
+    "acquire",
+    "release_handed_over",
+]
 
 try:
     import fcntl
@@ -38,6 +45,33 @@ _handed_over: dict[tuple[int, int], _FlockHeld] = {}
 
 class LockTimeout(Exception):
     """Another process held the lock for longer than the timeout."""
+
+
+class ProfileLock:
+    """A ``with`` block holding the lock ``acquire`` takes on entry.
+
+    Not contextlib: importing it costs the cached `token` path ~4 ms.
+    """
+
+    def __init__(self, acquire: Callable[[], Held]) -> None:
+        self._acquire = acquire
+        self._held: Held | None = None
+
+    def __enter__(self) -> None:
+        if self._held is not None:
+            raise RuntimeError("this lock is already held; it is not reentrant")
+        self._held = self._acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            held.release()
+
+    def hand_over(self) -> bool:
+        """Keep holding the lock past this block, for the next ``acquire`` of it in
+        this process to take over; False if it was released instead."""
+        held, self._held = self._held, None
+        return held is not None and held.hand_over()
 
 
 def acquire(path: str, timeout: float) -> Held:

@@ -10,12 +10,10 @@ from __future__ import annotations
 # `token` runs many times a day, so only modules that cost next to nothing load here;
 # typing, json, contextlib and platformdirs would each add a sizeable share of
 # the interpreter's own start-up.
-import errno
 import os
-import stat
 import sys
-import time
 
+from . import private_files as files
 from . import quickjson
 from .errors import (
     ConfigError,
@@ -27,28 +25,28 @@ from .errors import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
     from contextlib import AbstractContextManager
     from typing import Any, Protocol
 
-    from .locking import Held
+    from .locking import Held, ProfileLock
 else:  # the protocol serves type checkers; at run time it is a plain base class
     Protocol = object
 
 __all__ = [
     "FORMAT_VERSION",
     "FileTokenStore",
-    "MemoryTokenStore",
     "TokenStore",
+    "decode_entry",
     "default_store_dir",
+    "encode_entry",
+    "refuse_newer",
     "validate_profile_name",
 ]
 
 FORMAT_VERSION = 1
-ORPHAN_AGE = 600.0  # seconds after which a temp file can only be a dead writer's
 _ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _NAME_CHARS = _ALNUM | frozenset("._-")
-_POSIX = hasattr(os, "geteuid")  # Windows has no owner or mode bits to check
 
 
 class TokenStore(Protocol):
@@ -112,7 +110,7 @@ def default_store_dir(environ: Mapping[str, str] = os.environ) -> str:
     return str(platformdirs.user_state_path("loopback-login", appauthor=False))
 
 
-def _dumps(entry: dict[str, Any]) -> bytes:
+def encode_entry(entry: dict[str, Any]) -> bytes:
     if not isinstance(entry, dict):
         raise TypeError(f"a token entry must be a dict, not {type(entry).__name__}")
     data = {"format": FORMAT_VERSION, **entry}
@@ -122,7 +120,7 @@ def _dumps(entry: dict[str, Any]) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode()
 
 
-def _parse(data: bytes) -> dict[str, Any] | None:
+def decode_entry(data: bytes) -> dict[str, Any] | None:
     """The entry, or None if the bytes are not one of ours."""
     try:
         entry = quickjson.loads(data)
@@ -131,79 +129,6 @@ def _parse(data: bytes) -> dict[str, Any] | None:
     if isinstance(entry, dict) and type(entry.get("format")) is int:
         return entry if entry["format"] >= 1 else None
     return None
-
-
-def _quote(path: str) -> str:
-    import shlex  # only error messages need it
-
-    return shlex.quote(path)
-
-
-def _os_error(doing: str, path: str, exc: OSError) -> TokenStoreError:
-    """Plain words for a failed file operation, and what to do about it."""
-    look = f"check who owns it and its mode: ls -ld {_quote(os.path.dirname(path))}"
-    hint = {
-        errno.EROFS: "set LOOPBACK_LOGIN_HOME to a folder on a writable disk",
-        errno.ENOSPC: "free some disk space, then try again",
-        getattr(errno, "EDQUOT", -1): "free some disk space, then try again",
-        errno.EACCES: look,
-        errno.EPERM: look,
-    }.get(exc.errno or 0)
-    reason = (exc.strerror or str(exc)).lower()
-    return TokenStoreError(f"cannot {doing} {path}: {reason}", hint=hint)
-
-
-def _check_private(path: str, st: os.stat_result, *, folder: bool) -> None:
-    """Refuse what another account could read or change: no silent token leaks."""
-    if not _POSIX:
-        return
-    what = "token folder" if folder else "token file"
-    if st.st_uid != os.geteuid():
-        raise TokenStoreError(
-            f"the {what} {path} belongs to user id {st.st_uid}, not to you; "
-            "loopback-login will not use it",
-            hint=f"if it is yours, run: sudo chown {os.geteuid()} {_quote(path)}",
-        )
-    if st.st_mode & 0o077:
-        raise TokenStoreError(
-            f"the {what} {path} is open to other users (mode "
-            f"{stat.S_IMODE(st.st_mode):o}); loopback-login will not use it",
-            hint=f"run: chmod {700 if folder else 600} {_quote(path)}",
-        )
-
-
-def _unlink_quietly(path: str) -> None:
-    try:  # noqa: SIM105 - contextlib stays off the `token` path
-        os.unlink(path)
-    except OSError:
-        pass
-
-
-class _Lock:
-    """A ``with`` block holding a lock taken by ``acquire`` on entry.
-
-    Not contextlib: importing it costs the cached `token` path ~4 ms.
-    """
-
-    def __init__(self, acquire: Callable[[], Held]) -> None:
-        self._acquire = acquire
-        self._held: Held | None = None
-
-    def __enter__(self) -> None:
-        if self._held is not None:
-            raise RuntimeError("this lock is already held; it is not reentrant")
-        self._held = self._acquire()
-
-    def __exit__(self, *exc_info: object) -> None:
-        held, self._held = self._held, None
-        if held is not None:
-            held.release()
-
-    def hand_over(self) -> bool:
-        """Keep holding the lock past this block, for the next ``lock()`` of the same
-        profile in this process to take over; False if it was released instead."""
-        held, self._held = self._held, None
-        return held is not None and held.hand_over()
 
 
 class FileTokenStore:
@@ -216,6 +141,9 @@ class FileTokenStore:
         """The entry's file name; ConfigError for a bad profile name."""
         return os.path.join(self.directory, validate_profile_name(profile) + ".json")
 
+    def lock_path(self, profile: str) -> str:
+        return os.path.join(self.directory, validate_profile_name(profile) + ".lock")
+
     def load(self, profile: str) -> dict[str, Any] | None:
         """The entry, or None; TokenStoreError if others could read it or it is broken.
 
@@ -224,12 +152,12 @@ class FileTokenStore:
         """
         path = self.path_for(profile)
         for _attempt in range(3):
-            if (read := self._read(path)) is None:
+            if (read := files.read_private(path, self.directory)) is None:
                 return None
-            _check_private(path, read[1], folder=False)
-            _check_private(self.directory, read[2], folder=True)
-            if (entry := _parse(read[0])) is not None:
-                _refuse_newer(path, entry)
+            files.check_private(path, read[1], folder=False)
+            files.check_private(self.directory, read[2], folder=True)
+            if (entry := decode_entry(read[0])) is not None:
+                refuse_newer(path, entry)
                 return entry
             try:
                 now, then = os.stat(path), read[1]
@@ -238,78 +166,28 @@ class FileTokenStore:
             else:
                 if (now.st_dev, now.st_ino) != (then.st_dev, then.st_ino):
                     continue  # a writer replaced the broken entry while we read it
-            raise self._move_aside(profile, path)
+            raise files.move_aside(path, "not JSON", hint=login_hint(profile))
         raise TokenStoreError(f"{path} kept changing while being read", hint="retry")
 
     def save(self, profile: str, entry: dict[str, Any]) -> None:
         """Replace the entry atomically; on failure the old one stays as it was."""
         path = self.path_for(profile)
-        data = _dumps(entry)
-        self._ensure_folder()
+        data = encode_entry(entry)
+        files.ensure_folder(self.directory)
         try:
-            old = self._read(path)
+            old = files.read_private(path, self.directory)
         except OSError:
             old = None  # unreadable: replacing it is the fix
-        _refuse_newer(path, _parse(old[0]) if old else None)
-        temp = self._write_temp(profile, path, data)
-        try:
-            os.replace(temp, path)
-        except OSError as exc:
-            _unlink_quietly(temp)
-            raise _os_error("write", path, exc) from exc
-        self._sync_folder()
-        self._sweep_orphans()
+        refuse_newer(path, decode_entry(old[0]) if old else None)
+        files.replace_with(path, files.write_temp(path, data, prefix=profile))
+        files.sweep_orphans(self.directory)
 
     def check_writable(self, profile: str, size: int = 4096) -> None:
         """Write ``size`` bytes beside the entry and remove them; TokenStoreError if
         that fails. The entry itself is not touched."""
         path = self.path_for(profile)
-        self._ensure_folder()
-        os.unlink(self._write_temp(profile, path, bytes(size)))
-
-    def _sweep_orphans(self) -> None:
-        """Remove the temp files that killed writers left behind.
-
-        Old ones only: another writer may be at work on a recent one.
-        """
-        cutoff = time.time() - ORPHAN_AGE
-        try:
-            names = os.listdir(self.directory)
-        except OSError:
-            return
-        for name in names:
-            if not (name.startswith(".") and name.endswith(".tmp")):
-                continue
-            temp = os.path.join(self.directory, name)
-            try:
-                if os.lstat(temp).st_mtime < cutoff:
-                    os.unlink(temp)
-            except OSError:
-                pass  # gone already, or not ours to remove: either way, not fatal
-
-    def _write_temp(self, profile: str, path: str, data: bytes) -> str:
-        """A new 0600 file in the entry's folder holding ``data``, flushed to disk."""
-        temp = os.path.join(self.directory, f".{profile}.{os.urandom(6).hex()}.tmp")
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-        try:
-            # 0600 from the first byte: a chmod afterwards leaves a window open.
-            fd = os.open(temp, flags, 0o600)
-        except OSError as exc:
-            raise _os_error("write", path, exc) from exc
-        try:
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except BaseException as exc:  # even on Ctrl-C, leave no temp file behind
-            _unlink_quietly(temp)
-            if isinstance(exc, OSError):
-                raise _os_error("write", path, exc) from exc
-            raise
-        return temp
+        files.ensure_folder(self.directory)
+        os.unlink(files.write_temp(path, bytes(size), prefix=profile))
 
     def delete(self, profile: str) -> bool:
         path = self.path_for(profile)
@@ -318,8 +196,8 @@ class FileTokenStore:
         except FileNotFoundError:
             return False
         except OSError as exc:
-            raise _os_error("remove", path, exc) from exc
-        self._sync_folder()
+            raise files.os_error("remove", path, exc) from exc
+        files.sync_folder(self.directory)
         return True
 
     def profiles(self) -> list[str]:
@@ -328,23 +206,24 @@ class FileTokenStore:
         except FileNotFoundError:
             return []
         except OSError as exc:
-            raise _os_error("list", self.directory, exc) from exc
+            raise files.os_error("list", self.directory, exc) from exc
         # Temp files start with "." and no profile name does.
         return sorted(
             n[:-5] for n in names if n[-5:] == ".json" and _is_profile_name(n[:-5])
         )
 
-    def lock_path(self, profile: str) -> str:
-        return os.path.join(self.directory, validate_profile_name(profile) + ".lock")
+    def set_aside(self, profile: str, reason: str) -> CorruptEntryError:
+        """Move an entry its reader found damaged aside, as a corrupt file is."""
+        name = validate_profile_name(profile)
+        return files.move_aside(self.path_for(name), reason, hint=login_hint(name))
 
-    def lock(self, profile: str, *, timeout: float = 300.0) -> _Lock:
+    def lock(self, profile: str, *, timeout: float = 300.0) -> ProfileLock:
         """Hold ``<profile>.lock`` against other processes and threads (not reentrant)."""
         path = self.lock_path(profile)
+        from . import locking
 
         def acquire() -> Held:
-            self._ensure_folder()
-            from . import locking
-
+            files.ensure_folder(self.directory)
             try:
                 return locking.acquire(path, timeout)
             except locking.LockTimeout as exc:
@@ -355,81 +234,12 @@ class FileTokenStore:
                     "(a crashed one frees the lock)",
                 ) from exc
             except OSError as exc:
-                raise _os_error("lock", path, exc) from exc
+                raise files.os_error("lock", path, exc) from exc
 
-        return _Lock(acquire)
-
-    def _read(self, path: str) -> tuple[bytes, os.stat_result, os.stat_result] | None:
-        """The entry's bytes, its stat and its folder's, or None if it does not exist."""
-        try:
-            # O_NONBLOCK: a FIFO planted under our name must not hang `token`.
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise _os_error("read", path, exc) from exc
-        try:
-            chunks = []
-            while chunk := os.read(fd, 1 << 16):
-                chunks.append(chunk)
-            # fstat: the file we read, not whatever the name points to now
-            return b"".join(chunks), os.fstat(fd), os.stat(self.directory)
-        except OSError as exc:
-            raise _os_error("read", path, exc) from exc
-        finally:
-            os.close(fd)
-
-    def set_aside(self, profile: str, reason: str) -> CorruptEntryError:
-        """Move an entry its reader found damaged aside, as a corrupt file is."""
-        name = validate_profile_name(profile)
-        return self._move_aside(name, self.path_for(name), reason)
-
-    def _move_aside(
-        self, profile: str, path: str, reason: str = "not JSON"
-    ) -> CorruptEntryError:
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        aside, n = f"{path}.corrupt-{stamp}", 1
-        while os.path.lexists(aside):
-            n += 1
-            aside = f"{path}.corrupt-{stamp}-{n}"
-        hint = login_hint(profile)
-        try:
-            os.rename(path, aside)  # kept, never deleted: it may show what went wrong
-        except OSError as exc:
-            return CorruptEntryError(
-                f"{path} is not a valid token entry ({reason}), and moving it to {aside} "
-                f"failed: {(exc.strerror or str(exc)).lower()}",
-                hint=hint,
-            )
-        return CorruptEntryError(
-            f"{path} is not a valid token entry ({reason}); it was moved to {aside}",
-            hint=hint,
-        )
-
-    def _ensure_folder(self) -> None:
-        try:
-            os.makedirs(self.directory, 0o700, exist_ok=True)
-            st = os.stat(self.directory)
-            if _POSIX and st.st_uid == os.geteuid() and st.st_mode & 0o077:
-                os.chmod(self.directory, stat.S_IMODE(st.st_mode) & 0o700)
-        except OSError as exc:
-            raise _os_error("create the folder", self.directory, exc) from exc
-        if _POSIX and st.st_uid != os.geteuid():
-            _check_private(self.directory, st, folder=True)
-
-    def _sync_folder(self) -> None:
-        # Makes the rename durable; not every platform or file system can do it.
-        try:
-            fd = os.open(self.directory, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError:
-            pass
+        return locking.ProfileLock(acquire)
 
 
-def _refuse_newer(path: str, entry: dict[str, Any] | None) -> None:
+def refuse_newer(path: str, entry: dict[str, Any] | None) -> None:
     """Neither use nor overwrite what a newer version wrote: it may hold more."""
     if entry is not None and entry["format"] > FORMAT_VERSION:
         raise NewerEntryError(
@@ -437,70 +247,3 @@ def _refuse_newer(path: str, entry: dict[str, Any] | None) -> None:
             f"this one reads {FORMAT_VERSION}); upgrade loopback-login to use it",
             hint="run: pip install --upgrade loopback-login",
         )
-
-
-class _ThreadHeld:
-    def __init__(self, release: Callable[[], None]) -> None:
-        self.release = release
-
-    def hand_over(self) -> bool:
-        self.release()
-        return False
-
-
-class MemoryTokenStore:
-    """The same contract in memory, for tests and for library users who want no disk."""
-
-    def __init__(self) -> None:
-        import threading  # here, not at the top: the cached `token` path never needs it
-
-        self._entries: dict[str, bytes] = {}  # JSON, so callers never share our dicts
-        self.set_apart: list[bytes] = []  # what set_aside() took out, for inspection
-        self._guard = threading.Lock()
-        self._new_lock = threading.Lock
-        self._locks: dict[str, threading.Lock] = {}
-
-    def load(self, profile: str) -> dict[str, Any] | None:
-        with self._guard:
-            data = self._entries.get(validate_profile_name(profile))
-        return None if data is None else _parse(data)
-
-    def set_aside(self, profile: str, reason: str) -> CorruptEntryError:
-        name = validate_profile_name(profile)
-        with self._guard:
-            self.set_apart.append(self._entries.pop(name, b""))
-        return CorruptEntryError(
-            f"the entry of profile {name!r} is not valid ({reason}); it was set aside",
-            hint=login_hint(name),
-        )
-
-    def save(self, profile: str, entry: dict[str, Any]) -> None:
-        data = _dumps(entry)
-        with self._guard:
-            self._entries[validate_profile_name(profile)] = data
-
-    def check_writable(self, profile: str, size: int = 4096) -> None:
-        validate_profile_name(profile)
-
-    def delete(self, profile: str) -> bool:
-        with self._guard:
-            return self._entries.pop(validate_profile_name(profile), None) is not None
-
-    def profiles(self) -> list[str]:
-        with self._guard:
-            return sorted(self._entries)
-
-    def lock(self, profile: str, *, timeout: float = 300.0) -> _Lock:
-        name = validate_profile_name(profile)
-
-        def acquire() -> Held:
-            with self._guard:
-                held = self._locks.setdefault(name, self._new_lock())
-            if not held.acquire(timeout=timeout if 0 <= timeout < 1e9 else -1):
-                raise TokenStoreError(
-                    f"another thread holds profile {name!r}: waited {timeout:g} s",
-                    hint="release the other lock() first; it is not reentrant",
-                )
-            return _ThreadHeld(held.release)
-
-        return _Lock(acquire)

@@ -17,8 +17,9 @@ from aiohttp.test_utils import TestServer
 
 from loopback_login.config import LoopbackConfig, ProviderConfig
 from loopback_login.emulator import DEMO_CLIENT_ID, EmulatorConfig, create_app, serve
+from loopback_login.memory_store import MemoryTokenStore
 from loopback_login.session import LoginSession
-from loopback_login.store import MemoryTokenStore, TokenStore
+from loopback_login.store import TokenStore
 from loopback_login.testing import FrozenClock, HttpBrowser
 
 

@@ -29,8 +29,8 @@ from loopback_login.emulator import (
     serve,
 )
 from loopback_login.errors import AuthorizationError
+from loopback_login.memory_store import MemoryTokenStore
 from loopback_login.session import LoginSession
-from loopback_login.store import MemoryTokenStore
 from loopback_login.tokens import TokenSet
 
 # Chromium is launched once per session (tests/conftest.py): its loop is theirs too.

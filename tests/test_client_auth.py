@@ -20,7 +20,7 @@ from loopback_login.client_auth import ASSERTION_TYPE, client_auth
 from loopback_login.config import ProviderConfig
 from loopback_login.emulator import STATE, EmulatorClient
 from loopback_login.errors import ConfigError, TokenEndpointError
-from loopback_login.store import MemoryTokenStore
+from loopback_login.memory_store import MemoryTokenStore
 from loopback_login.testing import FrozenClock
 
 REDIRECTS = ("http://127.0.0.1/callback",)

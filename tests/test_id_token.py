@@ -24,7 +24,7 @@ from loopback_login.errors import (
     NonceMismatchError,
 )
 from loopback_login.id_token import UnknownKeyError, validate_id_token
-from loopback_login.store import MemoryTokenStore
+from loopback_login.memory_store import MemoryTokenStore
 from loopback_login.testing import FrozenClock, HttpBrowser
 
 NOW = 1_800_000_000

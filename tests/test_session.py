@@ -21,7 +21,7 @@ from loopback_login.errors import (
     SessionExpiredError,
     TokenEndpointError,
 )
-from loopback_login.store import MemoryTokenStore
+from loopback_login.memory_store import MemoryTokenStore
 from loopback_login.testing import FailingBrowser, FrozenClock, HttpBrowser
 
 

@@ -25,11 +25,11 @@ from loopback_login.errors import (
     NewerEntryError,
     TokenStoreError,
 )
+from loopback_login.memory_store import MemoryTokenStore
+from loopback_login.private_files import ORPHAN_AGE
 from loopback_login.store import (
     FORMAT_VERSION,
-    ORPHAN_AGE,
     FileTokenStore,
-    MemoryTokenStore,
     TokenStore,
     default_store_dir,
     validate_profile_name,
