@@ -15,12 +15,10 @@ from types import TracebackType
 
 import aiohttp
 
-from .authorize import build_authorization_params, build_authorization_url
 from .browser import BrowserOpener, SystemBrowser
-from .client_auth import client_auth
 from .clock import Clock, system_clock
 from .config import LoopbackConfig, ProviderConfig
-from .discovery import ProviderKeys, fetch_provider_keys
+from .discovery import ProviderKeys
 from .errors import (
     ConfigError,
     CorruptEntryError,
@@ -35,11 +33,10 @@ from .errors import (
     TokenStoreError,
     login_hint,
 )
-from .loopback import LoopbackServer, Outcome
 from .oidc import IdentityCheck, check_id_token
-from .pkce import PkcePair, new_nonce, new_state
 from .profiles import ProfileEntry
-from .roundtrip import Notify, await_callback
+from .roundtrip import Notify
+from .signin import sign_in
 from .store import FileTokenStore, TokenStore, default_store_dir, validate_profile_name
 from .token_client import DEFAULT_HTTP_TIMEOUT, TokenClient
 from .tokens import TokenSet
@@ -183,60 +180,24 @@ class LoginSession:
     async def _login_locked(self) -> TokenSet:
         previous = self._load(quiet=True)
         provider, loopback = self._login_settings(previous)
-        # A missing secret or unreadable key must show before the person signs in.
-        client_auth(
-            self._with_secret(provider), provider.token_endpoint, now=self._clock()
-        )
-        state, nonce, pkce = (
-            new_state(),
-            new_nonce(),
-            PkcePair.generate(provider.pkce_method),
-        )
-        async with LoopbackServer(
+
+        def keep(tokens: TokenSet, check: IdentityCheck) -> str | None:
+            entry = self._new_entry(provider, loopback, tokens, check)
+            self._store.save(self.profile, entry.to_json())
+            return _account(entry)
+
+        tokens = await sign_in(
+            self._with_secret(provider),
             loopback,
-            expected_state=state,
-            expected_issuer=provider.expected_issuer,
-        ) as server:
-            params = build_authorization_params(
-                provider,
-                redirect_uri=server.redirect_uri,
-                state=state,
-                nonce=nonce,
-                pkce=pkce,
-            )
-            if provider.method == "get":
-                url = build_authorization_url(provider.authorization_endpoint, params)
-                server.authorize_with_get(url)
-            else:
-                server.authorize_with_post(provider.authorization_endpoint, params)
-                url = server.start_url
-            self._notify(f"To sign in, open this URL in your browser:\n\n    {url}\n")
-            # The provider's keys do not depend on the code: fetch them while the
-            # person is in the browser, not after.
-            keys = asyncio.create_task(self._prefetch_keys(provider))
-            try:
-                code = await await_callback(
-                    server,
-                    url,
-                    opener=self._opener,
-                    notify=self._notify,
-                    pasted=self._pasted,
-                    reminder_after=loopback.reminder_after,
-                )
-                tokens = await self._client(provider).exchange_code(
-                    code,
-                    redirect_uri=server.redirect_uri,
-                    code_verifier=pkce.code_verifier,
-                )
-                check = await self._check_id_token(provider, tokens, await keys, nonce)
-                entry = self._new_entry(provider, loopback, tokens, check)
-                self._store.save(self.profile, entry.to_json())
-            except LoopbackLoginError as exc:
-                server.finish(Outcome(error=exc))
-                raise
-            finally:
-                keys.cancel()
-            server.finish(Outcome(account=_account(entry)))
+            keep=keep,
+            http=self._session(),
+            opener=self._opener,
+            notify=self._notify,
+            clock=self._clock,
+            http_timeout=self._http_timeout,
+            client_secret=self._secret,
+            pasted=self._pasted,
+        )
         if previous is not None and not previous.dead:
             await self._revoke_replaced(previous, provider)
         return tokens
@@ -309,24 +270,6 @@ class LoginSession:
             raise exc
         self._notify(f"warning: could not refresh ({exc}); using the cached token")
         return tokens
-
-    async def _prefetch_keys(self, provider: ProviderConfig) -> ProviderKeys | None:
-        """The provider's keys when the login asks for OpenID; None on any failure,
-        which the ID-token check then meets and reports itself."""
-        if "openid" not in (provider.scope or "").split():
-            return None
-        # Created before the browser's task, this one would run first: yield once,
-        # so that the person is sent off before any of this work starts.
-        await asyncio.sleep(0)
-        try:
-            return await fetch_provider_keys(
-                self._session(),
-                provider,
-                now=self._clock(),
-                http_timeout=self._http_timeout,
-            )
-        except DiscoveryError:
-            return None
 
     async def _check_id_token(
         self,
