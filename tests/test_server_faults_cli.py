@@ -8,6 +8,7 @@ import contextlib
 import json
 import socket
 import stat
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -162,6 +163,29 @@ def test_token_refresh_fault(
         again.stdout.strip()
         != json.loads(before["default.json"][0])["tokens"]["access_token"]
     )
+
+
+def test_refresh_fault_inside_the_margin_prints_the_cached_token(
+    tmp_path: Path, emu: ThreadedEmulator
+) -> None:
+    """Due for a refresh but not yet expired: a failed refresh still hands out the
+    cached token (exit 0, a warning on stderr), and the cache stays as it was."""
+    cli = Cli(tmp_path / "home")
+    sign_in(emu, cli.home)
+    path = cli.home / "default.json"
+    entry = json.loads(path.read_text())
+    tokens = entry["tokens"]
+    tokens["expires_at"] = time.time() + 60  # the margin of a 1 h token is 300 s
+    tokens["issued_at"] = tokens["expires_at"] - 3600
+    path.write_text(json.dumps(entry))
+    options = arm(emu, cli, "5xx", "token")
+    before = snapshot(cli.home)
+    result = cli("token", *options)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == tokens["access_token"] + "\n"
+    assert "warning: could not refresh" in result.stderr
+    assert "using the cached token" in result.stderr
+    assert snapshot(cli.home) == before
 
 
 # A 200 from revoke is a success whatever its body (RFC 7009 §2.2).
