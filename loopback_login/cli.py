@@ -21,15 +21,19 @@ __all__ = ["main", "report"]
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["token"]:
-        from .cached import try_cached_token
-
-        code = try_cached_token(args[1:], os.environ, sys.stdout)
-        if code is not None:
-            return code
-    from .commands import run
-
     try:
+        if args[:1] == ["token"]:
+            from .cached import try_cached_token
+
+            try:
+                code = try_cached_token(args[1:], os.environ, sys.stdout)
+            except KeyboardInterrupt:  # while waiting for another process's refresh
+                sys.stderr.write("Interrupted.\n")
+                return 130
+            if code is not None:
+                return code
+        from .commands import run
+
         return run(args)
     finally:
         if "loopback_login.locking" in sys.modules:

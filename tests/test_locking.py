@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -201,3 +202,34 @@ def test_cached_token_waits_for_the_refresh_another_process_is_making(
         json.loads((cli.home / "default.json").read_text())["tokens"]["access_token"]
         == "saved-by-the-refresher"
     )
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/locks"), reason="Linux /proc/locks")
+def test_ctrl_c_while_token_waits_for_the_lock(
+    tmp_path: Path, threaded_emulator: EmulatorStarter
+) -> None:
+    """Ctrl-C while `token` waits for another process's refresh: exit 130, one line,
+    no traceback, the entry as it was."""
+    cli = Cli(tmp_path / "home")
+    login(cli, threaded_emulator())
+    expire(cli)
+    before = (cli.home / "default.json").read_bytes()
+    lock = FileTokenStore(cli.home).lock("default")
+    lock.__enter__()
+    try:
+        waiter = subprocess.Popen(
+            [sys.executable, "-m", "loopback_login", "token"],
+            env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 20
+        while not blocked_on_flock(waiter.pid):
+            assert waiter.poll() is None, waiter.communicate()
+            assert time.monotonic() < deadline, "token never waited for the lock"
+        waiter.send_signal(signal.SIGINT)
+        out, err = waiter.communicate(timeout=20)
+    finally:
+        lock.__exit__(None, None, None)
+    assert waiter.returncode == 130
+    assert out == ""
+    assert err == "Interrupted.\n"
+    assert (cli.home / "default.json").read_bytes() == before
