@@ -1,26 +1,24 @@
 """The redirect URI: a small aiohttp server on loopback (RFC 8252 §7.3).
 
-It serves four things and nothing else: the callback path, ``/`` (a short URL that
-starts the login), ``/authorize`` (the self-submitting form of the POST method) and
-404 for the rest, so a stray ``/favicon.ico`` cannot end a login.
+It serves three things and nothing else: the callback path; ``/``, a short URL that
+starts the login (a redirect for the GET method, the self-submitting form for the
+POST method); and 404 for the rest, so a stray ``/favicon.ico`` cannot end a login.
+The pages are in ``pages.py``, the sockets in ``listen.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import errno
-import hashlib
 import logging
 import socket
-import sys
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from urllib.parse import parse_qsl, urlsplit
 
 from aiohttp import web
 
-from . import templates
+from . import listen, pages
 from .authorize import parse_callback
 from .config import LoopbackConfig, RedirectTarget
 from .errors import (
@@ -35,23 +33,6 @@ __all__ = ["LoopbackServer", "Outcome"]
 
 logger = logging.getLogger(__name__)
 
-# The one script we ever serve: submit the POST-method form at once.
-_AUTOSUBMIT = "document.getElementById('authorize').submit();"
-_AUTOSUBMIT_HASH = base64.b64encode(
-    hashlib.sha256(_AUTOSUBMIT.encode()).digest()
-).decode()
-_BASE_CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-    "frame-ancestors 'none'; base-uri 'none'"
-)
-_HEADERS = {
-    "Cache-Control": "no-store",
-    # The callback URL holds the code: no page of ours may leak it in a Referer.
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": _BASE_CSP + "; form-action 'none'",
-}
-
 
 class Outcome:
     """What the browser page says once the code is exchanged."""
@@ -61,33 +42,6 @@ class Outcome:
     ):
         self.account = account
         self.error = error
-
-
-def _page(
-    name: str, status: int = 200, csp: str | None = None, **values: object
-) -> web.Response:
-    headers = dict(_HEADERS)
-    if csp is not None:
-        headers["Content-Security-Policy"] = csp
-    return web.Response(
-        text=templates.render(name, **values),
-        status=status,
-        content_type="text/html",
-        charset="utf-8",
-        headers=headers,
-    )
-
-
-def _error_page(exc: LoopbackLoginError, status: int = 400) -> web.Response:
-    error = getattr(exc, "error", None) or type(exc).__name__
-    description = getattr(exc, "error_description", None) or str(exc)
-    return _page(
-        "callback_error.html",
-        status,
-        error=error,
-        description=description,
-        hint=exc.hint or "Return to the terminal and run the login again.",
-    )
 
 
 class LoopbackServer:
@@ -130,35 +84,15 @@ class LoopbackServer:
 
     def authorize_with_get(self, url: str) -> None:
         """``/`` redirects the browser to ``url`` (RingCentral's ``authorize``)."""
-        self._start = lambda: web.Response(
-            status=302, headers={**_HEADERS, "Location": url}
-        )
+        self._start = lambda: pages.redirect(url)
 
     def authorize_with_post(self, endpoint: str, params: Mapping[str, str]) -> None:
         """``/`` serves a form that posts ``params`` to ``endpoint`` (``authorize2``).
 
         It submits itself; without JavaScript the person presses the button.
         """
-        fields = templates.Markup(
-            "".join(
-                f'<input type="hidden" name="{templates.escape(k)}" '
-                f'value="{templates.escape(v)}">'
-                for k, v in params.items()
-            )
-        )
-        csp = f"{_BASE_CSP}; script-src 'sha256-{_AUTOSUBMIT_HASH}'"
-
-        def page() -> web.StreamResponse:
-            return _page(
-                "authorize_post.html",
-                csp=csp,
-                action=endpoint,
-                fields=fields,
-                script=templates.Markup(_AUTOSUBMIT),
-                server=urlsplit(endpoint).netloc,
-            )
-
-        self._start = page
+        params = dict(params)
+        self._start = lambda: pages.post_form_page(endpoint, params)
 
     async def __aenter__(self) -> LoopbackServer:
         loop = asyncio.get_running_loop()
@@ -267,7 +201,7 @@ class LoopbackServer:
 
     async def _index(self, request: web.Request) -> web.StreamResponse:
         if self._start is None or (self._code is not None and self._code.done()):
-            return _page("callback_done.html")
+            return pages.page("callback_done.html")
         return self._start()
 
     async def _callback(self, request: web.Request) -> web.StreamResponse:
@@ -276,14 +210,14 @@ class LoopbackServer:
         assert self._code is not None
         assert self._outcome is not None
         if self._code.done():
-            return _page("callback_done.html")
+            return pages.page("callback_done.html")
         try:
             self._deliver(request.query)
         except StateMismatchError as exc:
             logger.debug("ignored a callback: %s", exc)
-            return _page("callback_rejected.html", 400, reason=str(exc))
+            return pages.page("callback_rejected.html", 400, reason=str(exc))
         except AuthorizationError as exc:
-            return _error_page(exc)
+            return pages.error_page(exc)
         task = asyncio.current_task()
         if task is not None:
             self._pages_done.add(task)
@@ -294,8 +228,8 @@ class LoopbackServer:
         except TimeoutError:
             outcome = Outcome()
         if outcome.error is not None:
-            return _error_page(outcome.error, 200)
-        return _page(
+            return pages.error_page(outcome.error, 200)
+        return pages.page(
             "callback_success.html",
             account=outcome.account or "your account",
         )
@@ -305,7 +239,7 @@ class LoopbackServer:
         busy: list[str] = []
         for target in self._config.targets:
             try:
-                sockets = _bind(target)
+                sockets = listen.bind(target)
             except OSError as exc:
                 if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
                     raise LoopbackBindError(
@@ -323,48 +257,8 @@ class LoopbackServer:
         raise LoopbackBindError(
             f"port {ports} is in use, so no redirect URI could be served: {', '.join(busy)}",
             hint="close the program using it, or register another redirect URI such as "
-            f"{_next_uri(busy[-1])} in the app and add it with --redirect-uri",
+            f"{listen.next_uri(busy[-1])} in the app and add it with --redirect-uri",
         )
-
-
-def _next_uri(uri: str) -> str:
-    target = RedirectTarget.parse(uri)
-    return target.with_port(target.port + 1)
-
-
-def _bind(target: RedirectTarget) -> list[socket.socket]:
-    sockets: list[socket.socket] = []
-    port = target.port
-    try:
-        for host in target.bind_hosts:
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            try:
-                if sys.platform == "win32":
-                    # Windows' SO_REUSEADDR lets others steal a bound port.
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
-                else:
-                    # Only skips TIME_WAIT from a previous login; an active
-                    # listener still makes bind fail.
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                if family == socket.AF_INET6:
-                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                sock.bind((host, port))
-            except OSError as exc:
-                sock.close()
-                no_ipv6 = exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT)
-                if family == socket.AF_INET6 and target.host == "localhost" and no_ipv6:
-                    continue  # no IPv6 on this machine: 127.0.0.1 alone serves localhost
-                raise
-            port = sock.getsockname()[1]
-            sock.listen(16)
-            sock.setblocking(False)
-            sockets.append(sock)
-    except BaseException:
-        for sock in sockets:
-            sock.close()
-        raise
-    return sockets
 
 
 def _cancelled(exc: BaseException | None) -> LoopbackLoginError | None:
