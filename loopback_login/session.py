@@ -18,23 +18,16 @@ import aiohttp
 from .browser import BrowserOpener, SystemBrowser
 from .clock import Clock, system_clock
 from .config import LoopbackConfig, ProviderConfig
-from .discovery import ProviderKeys
 from .errors import (
     ConfigError,
     CorruptEntryError,
-    DiscoveryError,
-    IDTokenError,
-    InvalidGrantError,
     LoopbackLoginError,
-    NetworkError,
     NotLoggedInError,
-    SessionExpiredError,
-    TokenEndpointError,
-    TokenStoreError,
     login_hint,
 )
 from .oidc import IdentityCheck, check_id_token
 from .profiles import ProfileEntry
+from .refresh import refresh_entry
 from .roundtrip import Notify
 from .signin import sign_in
 from .store import FileTokenStore, TokenStore, default_store_dir, validate_profile_name
@@ -203,90 +196,28 @@ class LoginSession:
         return tokens
 
     async def _refresh_locked(self, entry: ProfileEntry) -> TokenSet:
-        tokens, now = entry.tokens, self._clock()
-        if entry.dead:
-            raise SessionExpiredError(
-                f"the session of profile {self.profile!r} has ended ({entry.dead})",
-                hint=login_hint(self.profile),
-            )
-        if tokens.refresh_token is None:
-            raise NotLoggedInError(
-                f"the access token of profile {self.profile!r} has expired and the server "
-                "issued no refresh token",
-                hint='enable "Issue refresh tokens" in the app\'s settings, then run: '
-                f"loopback-login login --profile {self.profile}",
-            )
-        if tokens.refresh_expired(now=now):
-            raise SessionExpiredError(
-                f"the refresh token of profile {self.profile!r} has expired",
-                hint=login_hint(self.profile),
-            )
         provider = self._provider_for(entry)
-        # The refresh spends a single-use token: make sure its successor can be
-        # saved before spending it (a read-only or full disk would lose the session).
-        try:
-            self._store.check_writable(self.profile)
-        except TokenStoreError as exc:
-            return self._stale_or_raise(tokens, exc)
-        try:
-            fresh = await self._client(provider).refresh(tokens.refresh_token)
-        except InvalidGrantError as exc:
-            reason = exc.error_description or exc.error
-            self._store.save(self.profile, entry.mark_dead(reason).to_json())
-            raise SessionExpiredError(
-                f"session expired for profile {self.profile!r}: {reason}",
-                hint=login_hint(self.profile),
-            ) from exc
-        except (NetworkError, TokenEndpointError) as exc:
-            return self._stale_or_raise(tokens, exc)
-        if fresh.refresh_token is None:  # RFC 6749 §6: the old one stays valid
-            fresh = _keep_refresh_token(fresh, tokens)
-        try:
-            check = await self._check_id_token(
-                provider, fresh, entry.provider_keys, None
+
+        async def check(tokens: TokenSet) -> IdentityCheck:
+            return await check_id_token(
+                tokens.id_token,
+                provider=provider,
+                http=self._session(),
+                cached=entry.provider_keys,
+                nonce=None,
+                client_secret=self._secret,
+                now=self._clock(),
+                http_timeout=self._http_timeout,
             )
-        except (IDTokenError, DiscoveryError) as exc:
-            # The old refresh token is spent: losing the new one would end the
-            # session. Keep the tokens, drop the ID token, keep the login's identity.
-            self._notify(f"warning: the refreshed ID token was not accepted: {exc}")
-            fresh = dataclasses.replace(fresh, id_token=None)
-            check = IdentityCheck(entry.provider_keys, None)
-        self._store.save(
-            self.profile,
-            ProfileEntry(
-                profile=self.profile,
-                settings=entry.settings,
-                tokens=fresh,
-                saved_at=self._clock(),
-                identity=check.identity or entry.identity,
-                provider_keys=check.keys or entry.provider_keys,
-            ).to_json(),
-        )
-        return fresh
 
-    def _stale_or_raise(self, tokens: TokenSet, exc: LoopbackLoginError) -> TokenSet:
-        """Inside the margin the cached token still works: use it, and say why."""
-        if tokens.is_expired(now=self._clock()):
-            raise exc
-        self._notify(f"warning: could not refresh ({exc}); using the cached token")
-        return tokens
-
-    async def _check_id_token(
-        self,
-        provider: ProviderConfig,
-        tokens: TokenSet,
-        cached: ProviderKeys | None,
-        nonce: str | None,
-    ) -> IdentityCheck:
-        return await check_id_token(
-            tokens.id_token,
-            provider=provider,
-            http=self._session(),
-            cached=cached,
-            nonce=nonce,
-            client_secret=self._secret,
-            now=self._clock(),
-            http_timeout=self._http_timeout,
+        return await refresh_entry(
+            entry,
+            profile=self.profile,
+            store=self._store,
+            client=self._client(provider),
+            check=check,
+            clock=self._clock,
+            notify=self._notify,
         )
 
     async def _revoke_replaced(
@@ -406,11 +337,3 @@ def _account(entry: ProfileEntry) -> str | None:
     if entry.tokens.owner_id:
         return f"extension {entry.tokens.owner_id}"
     return None
-
-
-def _keep_refresh_token(fresh: TokenSet, old: TokenSet) -> TokenSet:
-    return dataclasses.replace(
-        fresh,
-        refresh_token=old.refresh_token,
-        refresh_token_expires_at=old.refresh_token_expires_at,
-    )

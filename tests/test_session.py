@@ -291,3 +291,21 @@ async def test_reminder_repeats_the_url(make_session: SessionFactory) -> None:
     assert len(reminders) == 1
     assert "/restapi/oauth/authorize?" in reminders[0]
     assert any("No browser was opened" in s for s in said)
+
+
+async def test_a_refresh_is_saved_under_the_profile_asked_for(
+    make_session: SessionFactory, clock: FrozenClock, store: MemoryTokenStore
+) -> None:
+    """An entry copied to another profile refreshes into that profile's entry, not
+    into the one named inside it."""
+    await make_session().login()
+    copied = store.load("default")
+    assert copied is not None
+    store.save("work", copied)
+    clock.advance(3700)  # expired
+    fresh = await make_session(with_provider=False, profile="work").get_token()
+    work, default = store.load("work"), store.load("default")
+    assert work is not None
+    assert default is not None
+    assert work["tokens"]["access_token"] == fresh.access_token
+    assert default["tokens"] == copied["tokens"]
