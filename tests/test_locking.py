@@ -147,6 +147,14 @@ def test_children_do_not_inherit_the_lock(tmp_path: Path) -> None:
         child.wait(10)
 
 
+def wait_until_blocked(proc: subprocess.Popen[str]) -> None:
+    """Return once ``proc`` waits for a flock (it must not exit meanwhile)."""
+    deadline = time.monotonic() + 20
+    while not blocked_on_flock(proc.pid):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "it never waited for the lock"
+
+
 def blocked_on_flock(pid: int) -> bool:
     """Whether ``pid`` waits for a flock (Linux lists waiters with "->")."""
     with open("/proc/locks") as locks:
@@ -173,10 +181,7 @@ def test_cached_token_waits_for_the_refresh_another_process_is_making(
              "import sys; from loopback_login.cli import main; sys.exit(main(['token']))"],
             env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
-        deadline = time.monotonic() + 20
-        while not blocked_on_flock(waiter.pid):
-            assert waiter.poll() is None, waiter.communicate()
-            assert time.monotonic() < deadline, "token never waited for the lock"
+        wait_until_blocked(waiter)
         # Play the refresher: save a new token, then let go.
         entry = store.load("default")
         assert entry is not None
@@ -221,10 +226,7 @@ def test_ctrl_c_while_token_waits_for_the_lock(
             [sys.executable, "-m", "loopback_login", "token"],
             env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
-        deadline = time.monotonic() + 20
-        while not blocked_on_flock(waiter.pid):
-            assert waiter.poll() is None, waiter.communicate()
-            assert time.monotonic() < deadline, "token never waited for the lock"
+        wait_until_blocked(waiter)
         waiter.send_signal(signal.SIGINT)
         out, err = waiter.communicate(timeout=20)
     finally:
