@@ -71,17 +71,11 @@ def read_valid_token(
     # Waiting here, rather than in the full command, spares every waiter in a
     # storm of parallel calls the import of aiohttp and click.
     lock = store.lock(profile)
-    lock.__enter__()
-    try:
+    with lock:
         tokens = _usable(store.load(profile), time.time(), min_valid)
-    except BaseException:
-        lock.__exit__(None, None, None)
-        raise
-    if tokens is not None:
-        lock.__exit__(None, None, None)
-        return tokens
-    lock.hand_over()
-    return None
+        if tokens is None:
+            lock.hand_over()  # the block's end then leaves it held
+    return tokens
 
 
 def _usable(

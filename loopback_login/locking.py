@@ -146,12 +146,22 @@ def _wait(fd: int, path: str, timeout: float) -> int:
             outcome.append(error)
             done.set()
 
+    def give_up() -> None:
+        with gate:
+            if not done.is_set():
+                done.set()  # the thread closes the file if it ever gets the lock
+            elif outcome[0] is None:
+                os.close(fd)  # got it just now: let go
+
     threading.Thread(target=block, name="lock-wait", daemon=True).start()
-    finished = done.wait(timeout if timeout >= 0 else None)
-    with gate:
-        if not finished and not done.is_set():
-            done.set()  # the thread closes the file if it ever gets the lock
-            raise LockTimeout(path)
+    try:
+        finished = done.wait(timeout if timeout >= 0 else None)
+    except BaseException:  # Ctrl-C while waiting: keep no lock behind
+        give_up()
+        raise
+    if not finished:
+        give_up()
+        raise LockTimeout(path)
     if outcome[0] is not None:
         raise outcome[0]
     return fd
