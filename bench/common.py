@@ -365,10 +365,10 @@ def login_into(home: Path, server: str, *, client_id: str | None = None) -> str:
     as the bench emulator approves on its own).
     """
     from loopback_login import LoginSession, ProviderConfig
-    from loopback_login.config import LoopbackConfig
     from loopback_login.emulator import DEMO_CLIENT_ID
-    from loopback_login.store import FileTokenStore
-    from loopback_login.testing import HttpBrowser
+    from loopback_login.loopback.config import LoopbackConfig
+    from loopback_login.loopback.http_browser import HttpBrowser
+    from loopback_login.store.file_store import FileTokenStore
 
     async def login() -> str:
         provider = ProviderConfig(

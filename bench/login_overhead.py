@@ -142,10 +142,10 @@ def ours(
 ) -> tuple[float, float]:
     """``folder`` None keeps the session in memory (no disk write)."""
     from loopback_login import LoginSession, ProviderConfig
-    from loopback_login.config import LoopbackConfig
     from loopback_login.emulator import DEMO_CLIENT_ID
-    from loopback_login.memory_store import MemoryTokenStore
-    from loopback_login.store import FileTokenStore, TokenStore
+    from loopback_login.loopback.config import LoopbackConfig
+    from loopback_login.store.file_store import FileTokenStore, TokenStore
+    from loopback_login.store.memory_store import MemoryTokenStore
 
     class ToTab:
         async def open(self, url: str) -> bool:

@@ -107,7 +107,7 @@ def run(quick: bool) -> Section:
         f"{PROCESSES} processes, each with `LOOPBACK_LOGIN_HOME` on one profile whose "
         "access token was set to expired (the refresh token is good); the refresh "
         "count is read from the emulator's own request record. The released-together "
-        "processes have imported `loopback_login.cli` before the barrier, and then "
+        "processes have imported `loopback_login.cli.main` before the barrier, and then "
         'call the same `main(["token"])` as the console script.'
     )
     return section

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from loopback_login.cli import main
+from loopback_login.cli.main import main
 
 os.write(int(sys.argv[1]), b"r")
 os.read(0, 1)

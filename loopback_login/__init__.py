@@ -11,11 +11,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from .api import aget_token, get_token
-    from .browser import BrowserOpener, NoBrowser, SystemBrowser
-    from .config import LoopbackConfig, ProviderConfig
-    from .emulator import create_app
-    from .errors import (
+    from loopback_login.api import aget_token, get_token
+    from loopback_login.emulator import create_app
+    from loopback_login.errors import (
         AuthorizationError,
         AuthorizationTimeoutError,
         ConfigError,
@@ -36,10 +34,13 @@ if TYPE_CHECKING:
         TokenEndpointError,
         TokenStoreError,
     )
-    from .memory_store import MemoryTokenStore
-    from .session import LoginSession
-    from .store import FileTokenStore, TokenStore
-    from .tokens import TokenSet
+    from loopback_login.loopback.browser import BrowserOpener, NoBrowser, SystemBrowser
+    from loopback_login.loopback.config import LoopbackConfig
+    from loopback_login.protocol.provider import ProviderConfig
+    from loopback_login.protocol.tokens import TokenSet
+    from loopback_login.session.orchestrator import LoginSession
+    from loopback_login.store.file_store import FileTokenStore, TokenStore
+    from loopback_login.store.memory_store import MemoryTokenStore
 
 __all__ = [
     "AuthorizationError",
@@ -79,17 +80,17 @@ __all__ = [
 _HOMES = {
     "aget_token": "api",
     "get_token": "api",
-    "BrowserOpener": "browser",
-    "NoBrowser": "browser",
-    "SystemBrowser": "browser",
-    "LoopbackConfig": "config",
-    "ProviderConfig": "config",
+    "BrowserOpener": "loopback.browser",
+    "NoBrowser": "loopback.browser",
+    "SystemBrowser": "loopback.browser",
+    "LoopbackConfig": "loopback.config",
+    "ProviderConfig": "protocol.provider",
     "create_app": "emulator",
-    "LoginSession": "session",
-    "FileTokenStore": "store",
-    "MemoryTokenStore": "memory_store",
-    "TokenStore": "store",
-    "TokenSet": "tokens",
+    "LoginSession": "session.orchestrator",
+    "FileTokenStore": "store.file_store",
+    "MemoryTokenStore": "store.memory_store",
+    "TokenStore": "store.file_store",
+    "TokenSet": "protocol.tokens",
 }
 
 

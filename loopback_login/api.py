@@ -31,8 +31,8 @@ async def aget_token(
         NotLoggedInError: run ``loopback-login login`` first (or pass ``login=True``).
         SessionExpiredError: the server ended the session; log in again.
     """
-    from .session import LoginSession
-    from .store import FileTokenStore, default_store_dir
+    from loopback_login.session.orchestrator import LoginSession
+    from loopback_login.store.file_store import FileTokenStore, default_store_dir
 
     store = FileTokenStore(cache_dir or default_store_dir())
     async with LoginSession(
@@ -51,8 +51,8 @@ def get_token(
     login: bool = False,
 ) -> str:
     """Synchronous :func:`aget_token`. A valid cached token costs one file read."""
-    from .cached import read_valid_token
-    from .store import default_store_dir, validate_profile_name
+    from loopback_login.store.file_store import default_store_dir, validate_profile_name
+    from loopback_login.store.valid import read_valid_token
 
     tokens = read_valid_token(
         validate_profile_name(profile),

@@ -10,7 +10,7 @@ import sys
 import urllib.parse
 import urllib.request
 
-from loopback_login.testing import _FormParser
+from loopback_login.loopback.http_browser import _FormParser
 
 
 def main(url: str) -> int:

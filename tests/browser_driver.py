@@ -1,6 +1,6 @@
 """A real headless Chromium as the person at the keyboard, for the end-to-end tests.
 
-``ChromiumBrowser`` is a :class:`loopback_login.browser.BrowserOpener`: ``open(url)``
+``ChromiumBrowser`` is a :class:`loopback_login.loopback.browser.BrowserOpener`: ``open(url)``
 returns at once and a background task drives a new tab through whatever pages come
 (the loopback POST page, the emulator's sign-in and consent pages) until the loopback
 server's result page. It screenshots every page it acts on, so a failed run can be

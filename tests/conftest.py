@@ -15,12 +15,14 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from loopback_login.config import LoopbackConfig, ProviderConfig
+from loopback_login.clock import FrozenClock
 from loopback_login.emulator import DEMO_CLIENT_ID, EmulatorConfig, create_app, serve
-from loopback_login.memory_store import MemoryTokenStore
-from loopback_login.session import LoginSession
-from loopback_login.store import TokenStore
-from loopback_login.testing import FrozenClock, HttpBrowser
+from loopback_login.loopback.config import LoopbackConfig
+from loopback_login.loopback.http_browser import HttpBrowser
+from loopback_login.protocol.provider import ProviderConfig
+from loopback_login.session.orchestrator import LoginSession
+from loopback_login.store.file_store import TokenStore
+from loopback_login.store.memory_store import MemoryTokenStore
 
 
 @pytest.fixture(autouse=True)

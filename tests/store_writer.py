@@ -21,7 +21,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from loopback_login.store import FileTokenStore
+from loopback_login.store.file_store import FileTokenStore
 
 
 def blob(seq: int, size: int) -> str:

@@ -6,18 +6,18 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from loopback_login.authorize import (
-    build_authorization_params,
-    build_authorization_url,
-    parse_callback,
-)
-from loopback_login.config import ProviderConfig
 from loopback_login.errors import (
     AuthorizationError,
     IssuerMismatchError,
     StateMismatchError,
 )
-from loopback_login.pkce import PkcePair
+from loopback_login.protocol.authorize import (
+    build_authorization_params,
+    build_authorization_url,
+    parse_callback,
+)
+from loopback_login.protocol.pkce import PkcePair
+from loopback_login.protocol.provider import ProviderConfig
 
 SERVER = "https://platform.ringcentral.com"
 

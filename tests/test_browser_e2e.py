@@ -20,7 +20,6 @@ from aiohttp import web
 from browser_driver import ChromiumBrowser, screenshot_dir
 from playwright.async_api import BrowserContext, Page
 
-from loopback_login.config import LoopbackConfig, ProviderConfig
 from loopback_login.emulator import (
     DEMO_CLIENT_ID,
     STATE,
@@ -29,9 +28,11 @@ from loopback_login.emulator import (
     serve,
 )
 from loopback_login.errors import AuthorizationError
-from loopback_login.memory_store import MemoryTokenStore
-from loopback_login.session import LoginSession
-from loopback_login.tokens import TokenSet
+from loopback_login.loopback.config import LoopbackConfig
+from loopback_login.protocol.provider import ProviderConfig
+from loopback_login.protocol.tokens import TokenSet
+from loopback_login.session.orchestrator import LoginSession
+from loopback_login.store.memory_store import MemoryTokenStore
 
 # Chromium is launched once per session (tests/conftest.py): its loop is theirs too.
 pytestmark = pytest.mark.asyncio(loop_scope="session")

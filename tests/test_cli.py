@@ -198,7 +198,7 @@ def test_cached_token_path_imports_nothing_heavy(
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
     for heavy in ("aiohttp", "authlib", "joserfc", "click", "platformdirs", "filelock"):
         assert heavy not in imported, f"{heavy} imported on the cached path"
-    assert "loopback_login.cached" in imported
+    assert "loopback_login.cli.fast" in imported
 
 
 def imported_by(code: str, env: dict[str, str]) -> set[str]:
@@ -219,11 +219,11 @@ def test_cached_token_path_spares_even_the_standard_library(
     login(cli, threaded_emulator())
     floor = imported_by("pass", cli.env)
     script = (
-        "import sys; from loopback_login.cli import main; "
+        "import sys; from loopback_login.cli.main import main; "
         f"sys.exit(main(['token', '--format', {fmt!r}]))"
     )
     extra = imported_by(script, cli.env) - floor
-    assert "loopback_login.cached" in extra
+    assert "loopback_login.cli.fast" in extra
     for module in ("json", "re", "enum", "contextlib", "collections"):
         assert module not in extra, f"{module} imported on the cached path"
 

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from loopback_login.cli_login import build_provider
-from loopback_login.config import AUTHORIZE_PARAMS, ProviderConfig
+from loopback_login.cli.login_options import build_provider
 from loopback_login.errors import ConfigError
-from loopback_login.profiles import ProfileEntry
-from loopback_login.tokens import TokenSet
+from loopback_login.protocol.provider import AUTHORIZE_PARAMS, ProviderConfig
+from loopback_login.protocol.tokens import TokenSet
+from loopback_login.session.entry import ProfileEntry
 
 KEYS = (
     "server", "client_id", "client_auth", "private_key", "key_id", "scope", "method",

@@ -16,12 +16,12 @@ from conftest import EmulatorFactory, SessionFactory
 from joserfc import jws, jwt
 from joserfc.jwk import ECKey, KeySet, OctKey, RSAKey
 
-from loopback_login.client_auth import ASSERTION_TYPE, client_auth
-from loopback_login.config import ProviderConfig
+from loopback_login.clock import FrozenClock
 from loopback_login.emulator import STATE, EmulatorClient
 from loopback_login.errors import ConfigError, TokenEndpointError
-from loopback_login.memory_store import MemoryTokenStore
-from loopback_login.testing import FrozenClock
+from loopback_login.protocol.client_auth import ASSERTION_TYPE, client_auth
+from loopback_login.protocol.provider import ProviderConfig
+from loopback_login.store.memory_store import MemoryTokenStore
 
 REDIRECTS = ("http://127.0.0.1/callback",)
 SECRET = "s3cret"  # short on purpose: joserfc's SecurityWarning must not escape

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from loopback_login.config import (
-    LoopbackConfig,
-    ProviderConfig,
-    RedirectTarget,
-    resolve_server,
-)
 from loopback_login.errors import ConfigError
+from loopback_login.loopback.config import LoopbackConfig, RedirectTarget
+from loopback_login.protocol.provider import ProviderConfig
+from loopback_login.protocol.urls import resolve_server
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from test_remote_login import LoginProcess
 from test_server_faults_cli import assert_one_error_line, sign_in, snapshot
 
 from loopback_login.emulator import DEMO_CLIENT_ID, STATE
-from loopback_login.store import FORMAT_VERSION
+from loopback_login.store.file_store import FORMAT_VERSION
 
 linux_only = pytest.mark.skipif(
     sys.platform != "linux", reason="capset, mount namespaces"

@@ -25,12 +25,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from yarl import URL
 
-from loopback_login.authorize import parse_callback
-from loopback_login.config import LoopbackConfig
-from loopback_login.emulator import (
-    DEMO_CLIENT_ID,
-    DEMO_CONFIDENTIAL_CLIENT_ID,
-)
+from loopback_login.emulator import DEMO_CLIENT_ID, DEMO_CONFIDENTIAL_CLIENT_ID
 from loopback_login.errors import (
     AuthorizationError,
     LoopbackLoginError,
@@ -38,10 +33,12 @@ from loopback_login.errors import (
     StateMismatchError,
     TokenEndpointError,
 )
-from loopback_login.loopback import LoopbackServer, Outcome
-from loopback_login.profiles import ProfileEntry, describe
-from loopback_login.token_client import _interpret
-from loopback_login.tokens import TokenSet
+from loopback_login.loopback.config import LoopbackConfig
+from loopback_login.loopback.server import LoopbackServer, Outcome
+from loopback_login.protocol.authorize import parse_callback
+from loopback_login.protocol.token_client import _interpret
+from loopback_login.protocol.tokens import TokenSet
+from loopback_login.session.entry import ProfileEntry, describe
 
 FUZZ = settings(
     max_examples=60,

@@ -15,6 +15,7 @@ from conftest import Emulator, EmulatorFactory, SessionFactory
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, OctKey, RSAKey
 
+from loopback_login.clock import FrozenClock
 from loopback_login.emulator import STATE, EmulatorClient, load_clients_file
 from loopback_login.errors import (
     ConfigError,
@@ -23,9 +24,9 @@ from loopback_login.errors import (
     IssuerMismatchError,
     NonceMismatchError,
 )
-from loopback_login.id_token import UnknownKeyError, validate_id_token
-from loopback_login.memory_store import MemoryTokenStore
-from loopback_login.testing import FrozenClock, HttpBrowser
+from loopback_login.loopback.http_browser import HttpBrowser
+from loopback_login.protocol.id_token import UnknownKeyError, validate_id_token
+from loopback_login.store.memory_store import MemoryTokenStore
 
 NOW = 1_800_000_000
 ISSUER = "https://platform.ringcentral.com"

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from test_cli import Cli, EmulatorStarter, expire, login
 
-from loopback_login import locking
 from loopback_login.emulator import STATE
-from loopback_login.store import FileTokenStore
+from loopback_login.store import locking
+from loopback_login.store.file_store import FileTokenStore
 
 pytestmark = pytest.mark.skipif(not locking.CAN_HAND_OVER, reason="flock(2)")
 
@@ -178,7 +178,7 @@ def test_cached_token_waits_for_the_refresh_another_process_is_making(
     try:
         waiter = subprocess.Popen(
             [sys.executable, "-X", "importtime", "-c",
-             "import sys; from loopback_login.cli import main; sys.exit(main(['token']))"],
+             "import sys; from loopback_login.cli.main import main; sys.exit(main(['token']))"],
             env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         wait_until_blocked(waiter)
@@ -196,7 +196,7 @@ def test_cached_token_waits_for_the_refresh_another_process_is_making(
     assert waiter.returncode == 0, err
     assert out == "saved-by-the-refresher\n"
     imported = {line.split("|")[-1].strip() for line in err.splitlines()}
-    assert "loopback_login.cached" in imported
+    assert "loopback_login.cli.fast" in imported
     assert "aiohttp" not in imported
     assert "click" not in imported
     refreshes = emu.call(

@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from loopback_login.config import LoopbackConfig
 from loopback_login.errors import (
     AuthorizationError,
     AuthorizationTimeoutError,
     LoopbackBindError,
 )
-from loopback_login.loopback import LoopbackServer, Outcome
+from loopback_login.loopback.config import LoopbackConfig
+from loopback_login.loopback.server import LoopbackServer, Outcome
 
 STATE = "the-state"
 

@@ -8,7 +8,7 @@ import pkce as pkce_package
 import pytest
 
 from loopback_login.errors import ConfigError
-from loopback_login.pkce import PkcePair, new_nonce, new_state
+from loopback_login.protocol.pkce import PkcePair, new_nonce, new_state
 
 UNRESERVED = re.compile(r"^[A-Za-z0-9\-._~]+$")
 

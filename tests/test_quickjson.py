@@ -10,7 +10,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from loopback_login import quickjson
+from loopback_login.store import quickjson
 
 SETTINGS = settings(max_examples=300, deadline=None, database=None)
 

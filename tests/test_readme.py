@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from loopback_login.commands import cli
+from loopback_login.cli.commands import cli
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 
@@ -53,7 +53,7 @@ def test_library_example_runs(tmp_path: Path) -> None:
         "import asyncio, aiohttp\n"
         "from loopback_login import LoginSession, ProviderConfig, FileTokenStore\n"
         "from loopback_login.emulator import serve, EmulatorConfig, DEMO_CLIENT_ID\n"
-        "from loopback_login.testing import HttpBrowser\n"
+        "from loopback_login.loopback.http_browser import HttpBrowser\n"
         "async def login():\n"
         "    runner, url = await serve(EmulatorConfig(auto_approve=True))\n"
         f"    store = FileTokenStore({str(tmp_path / 'home')!r})\n"

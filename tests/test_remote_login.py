@@ -24,8 +24,8 @@ import pytest
 from conftest import Emulator, SessionFactory, ThreadedEmulator
 from test_cli import Cli
 
-from loopback_login.config import LoopbackConfig
 from loopback_login.emulator import DEMO_CLIENT_ID, FAULTS, STATE
+from loopback_login.loopback.config import LoopbackConfig
 
 URL_PATTERN = re.compile(r"http://\S+/restapi/oauth/authorize\?\S+")
 WAIT = 15.0  # seconds: the bound on every wait for the child process

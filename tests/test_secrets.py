@@ -25,8 +25,8 @@ from conftest import Emulator, EmulatorFactory, SessionFactory, ThreadedEmulator
 from emulator_helpers import REDIRECT, pkce_pair, query_of
 from test_cli import Cli, expire
 
-from loopback_login.cli_common import SECRET_ENV
-from loopback_login.config import ProviderConfig
+from loopback_login.cli.common import SECRET_ENV
+from loopback_login.clock import FrozenClock
 from loopback_login.emulator import (
     DEMO_CLIENT_ID,
     DEMO_CONFIDENTIAL_CLIENT_ID,
@@ -41,11 +41,12 @@ from loopback_login.emulator.config import (
     DEMO_REDIRECT_URIS,
 )
 from loopback_login.errors import LoopbackLoginError
-from loopback_login.pkce import PkcePair
-from loopback_login.profiles import ProfileEntry
-from loopback_login.testing import FailingBrowser, FrozenClock
-from loopback_login.token_client import TokenClient
-from loopback_login.tokens import TokenSet
+from loopback_login.loopback.browser import FailingBrowser
+from loopback_login.protocol.pkce import PkcePair
+from loopback_login.protocol.provider import ProviderConfig
+from loopback_login.protocol.token_client import TokenClient
+from loopback_login.protocol.tokens import TokenSet
+from loopback_login.session.entry import ProfileEntry
 
 HERE = Path(__file__).parent
 JWT_CLIENT_ID = "loopback-login-demo-jwt"

@@ -16,7 +16,6 @@ import pytest
 from conftest import ThreadedEmulator
 from test_cli import Cli, expire
 
-from loopback_login.config import LoopbackConfig, ProviderConfig
 from loopback_login.emulator import (
     DEMO_CLIENT_ID,
     FAULTS,
@@ -24,9 +23,11 @@ from loopback_login.emulator import (
     EmulatorConfig,
     Faults,
 )
-from loopback_login.session import LoginSession
-from loopback_login.store import FileTokenStore
-from loopback_login.testing import HttpBrowser
+from loopback_login.loopback.config import LoopbackConfig
+from loopback_login.loopback.http_browser import HttpBrowser
+from loopback_login.protocol.provider import ProviderConfig
+from loopback_login.session.orchestrator import LoginSession
+from loopback_login.store.file_store import FileTokenStore
 
 HTML_502 = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 
@@ -256,8 +257,8 @@ def test_default_http_timeout_is_sensible() -> None:
     to the server takes --http-timeout."""
     from click.testing import CliRunner
 
-    from loopback_login.commands import cli
-    from loopback_login.token_client import DEFAULT_HTTP_TIMEOUT
+    from loopback_login.cli.commands import cli
+    from loopback_login.protocol.token_client import DEFAULT_HTTP_TIMEOUT
 
     assert 5 <= DEFAULT_HTTP_TIMEOUT <= 60
     for command in ("login", "token", "logout"):

@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from conftest import Emulator, EmulatorFactory, SessionFactory
 
+from loopback_login.clock import FrozenClock
 from loopback_login.emulator import (
     DEMO_CONFIDENTIAL_CLIENT_ID,
     DEMO_CONFIDENTIAL_SECRET,
@@ -21,8 +22,9 @@ from loopback_login.errors import (
     SessionExpiredError,
     TokenEndpointError,
 )
-from loopback_login.memory_store import MemoryTokenStore
-from loopback_login.testing import FailingBrowser, FrozenClock, HttpBrowser
+from loopback_login.loopback.browser import FailingBrowser
+from loopback_login.loopback.http_browser import HttpBrowser
+from loopback_login.store.memory_store import MemoryTokenStore
 
 
 @pytest.mark.parametrize("method", ["get", "post"])
@@ -275,9 +277,9 @@ async def test_denied_consent(
 
 async def test_reminder_repeats_the_url(make_session: SessionFactory) -> None:
     """Without a callback for a while, the URL is shown again with what to check."""
-    from loopback_login.browser import NoBrowser
-    from loopback_login.config import LoopbackConfig
     from loopback_login.errors import AuthorizationTimeoutError
+    from loopback_login.loopback.browser import NoBrowser
+    from loopback_login.loopback.config import LoopbackConfig
 
     said: list[str] = []
     session = make_session(

@@ -25,15 +25,15 @@ from loopback_login.errors import (
     NewerEntryError,
     TokenStoreError,
 )
-from loopback_login.memory_store import MemoryTokenStore
-from loopback_login.private_files import ORPHAN_AGE
-from loopback_login.store import (
+from loopback_login.store.file_store import (
     FORMAT_VERSION,
     FileTokenStore,
     TokenStore,
     default_store_dir,
     validate_profile_name,
 )
+from loopback_login.store.memory_store import MemoryTokenStore
+from loopback_login.store.private_files import ORPHAN_AGE
 
 WRITER = str(Path(__file__).with_name("store_writer.py"))
 POSIX = os.name == "posix"
@@ -527,7 +527,7 @@ def test_import_is_light() -> None:
     """Importing the store loads none of the modules that would slow `token` down."""
     probe = (
         "import sys, loopback_login; before = set(sys.modules);"
-        "import loopback_login.store; print(*sorted(set(sys.modules) - before))"
+        "import loopback_login.store.file_store; print(*sorted(set(sys.modules) - before))"
     )
     root = str(Path(__file__).resolve().parents[1])
     env = {
@@ -542,6 +542,6 @@ def test_import_is_light() -> None:
         env=env,
     )
     loaded = set(out.stdout.split())
-    assert "loopback_login.store" in loaded
+    assert "loopback_login.store.file_store" in loaded
     heavy = {"typing", "pathlib", "tempfile", "dataclasses", "filelock", "platformdirs"}
     assert loaded & heavy == set()

@@ -11,7 +11,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from conftest import Emulator
 
-from loopback_login.config import ProviderConfig
 from loopback_login.emulator import DEMO_CLIENT_ID, FAULTS
 from loopback_login.errors import (
     InvalidGrantError,
@@ -19,7 +18,8 @@ from loopback_login.errors import (
     RateLimitError,
     TokenEndpointError,
 )
-from loopback_login.token_client import TokenClient
+from loopback_login.protocol.provider import ProviderConfig
+from loopback_login.protocol.token_client import TokenClient
 
 
 def client(url: str, http: aiohttp.ClientSession, **kwargs: float) -> TokenClient:

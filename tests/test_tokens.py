@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from loopback_login.errors import TokenEndpointError
-from loopback_login.expiry import MAX_MARGIN, default_margin, needs_refresh
-from loopback_login.tokens import TokenSet
+from loopback_login.protocol.tokens import TokenSet
+from loopback_login.store.expiry import MAX_MARGIN, default_margin, needs_refresh
 
 RINGCENTRAL_BODY = {
     "access_token": "AT",

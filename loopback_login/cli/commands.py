@@ -1,0 +1,330 @@
+"""The click commands. Each parses flags, builds objects, runs one coroutine and maps
+errors to exit codes; the work itself lives in :mod:`loopback_login.session`.
+
+stdout carries only what a program asked for (``token``, ``status --json``); URLs,
+progress and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from loopback_login.cli.common import (
+    common,
+    drive,
+    read_secret,
+    say,
+    secret_options,
+    setup,
+    stdin_lines,
+    summary,
+)
+from loopback_login.cli.emulator_commands import demo, emulator
+from loopback_login.cli.fast import FORMATS, format_token
+from loopback_login.cli.login_options import build_provider, login_options
+from loopback_login.cli.output import report
+from loopback_login.errors import (
+    CorruptEntryError,
+    LoopbackLoginError,
+    NotLoggedInError,
+    login_hint,
+)
+from loopback_login.loopback.config import LoopbackConfig
+from loopback_login.protocol.token_client import DEFAULT_HTTP_TIMEOUT
+from loopback_login.session.entry import ProfileEntry, describe
+from loopback_login.session.orchestrator import LoginSession
+from loopback_login.store.file_store import validate_profile_name
+
+__all__ = ["cli", "run"]
+
+
+def run(args: Sequence[str]) -> int:
+    """Run click on ``args``; our errors become one line, a hint and an exit code."""
+    try:
+        cli.main(args=list(args), prog_name="loopback-login", standalone_mode=False)
+    except LoopbackLoginError as exc:
+        return report(exc)
+    except click.exceptions.Abort:
+        say("Aborted.")
+        return 130
+    except KeyboardInterrupt:
+        say("Interrupted.")
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    return 0
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="loopback-login", prog_name="loopback-login")
+def cli() -> None:
+    """Log in to RingCentral once, in your browser, and hand valid user tokens to
+    any program: curl -H "Authorization: Bearer $(loopback-login token)" …
+
+    Start with `loopback-login demo`: a full login against the built-in emulator.
+    """
+
+
+@cli.command()
+@login_options
+@secret_options
+@common
+def login(profile: str, cache_dir: str | None, verbose: bool, **opts: Any) -> None:
+    """Sign in with the browser and save the session.
+
+    Later runs for the same profile reuse its settings, so `loopback-login login
+    -p work` signs in again with what was given the first time.
+    """
+    store = setup(verbose, cache_dir)
+    profile = validate_profile_name(profile)
+    secret = read_secret(opts.pop("client_secret_file"), opts.pop("client_secret"))
+    try:
+        remembered = LoginSession(profile=profile, store=store).entry()
+    except CorruptEntryError as exc:
+        # Logging in is the cure for a damaged entry: say what happened, go on.
+        say(f"warning: {exc}")
+        remembered = None
+    provider = build_provider(opts, remembered, secret)
+    redirect_uris = opts["redirect_uri"] or tuple(
+        (remembered.settings.get("redirect_uris") or []) if remembered else []
+    )
+    loopback = LoopbackConfig(
+        redirect_uris=tuple(redirect_uris), timeout=opts["timeout"]
+    )
+    from loopback_login.loopback.browser import NoBrowser
+
+    opener = NoBrowser() if opts["no_browser"] else None
+    if opts["no_browser"]:
+        say(
+            "If the browser runs on another machine, its last page may not load: "
+            "paste the URL it ended on here and press Enter."
+        )
+    session = LoginSession(
+        provider, profile=profile, loopback=loopback, store=store, opener=opener,
+        http_timeout=opts["http_timeout"], notify=say,
+        pasted=stdin_lines() if opts["no_browser"] else None,
+    )  # fmt: skip
+
+    async def go() -> ProfileEntry | None:
+        async with session:
+            await session.login()
+            return session.entry()
+
+    entry = drive(go())
+    if entry is not None:
+        say(summary(entry))
+
+
+@cli.command()
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="token",
+    show_default=True,
+    help="token, an Authorization header, or JSON.",
+)
+@click.option(
+    "--min-valid",
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="Refresh first if the token expires sooner [default: a tenth of "
+    "its lifetime, at most 300].",
+)
+@click.option(
+    "--login",
+    "login_",
+    is_flag=True,
+    help="Sign in with the browser if no usable session is cached.",
+)
+@click.option("--no-browser", is_flag=True, help="With --login: print the URL only.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=300.0,
+    help="With --login: seconds to wait for the sign-in.",
+)
+@click.option(
+    "--http-timeout",
+    type=click.FloatRange(min=0.1),
+    default=DEFAULT_HTTP_TIMEOUT,
+    help="Seconds to wait for the token endpoint.",
+)
+@secret_options
+@common
+def token(
+    profile: str, cache_dir: str | None, verbose: bool, fmt: str, min_valid: float | None,
+    login_: bool, no_browser: bool, timeout: float, http_timeout: float,
+    client_secret_file: Any, client_secret: str | None,
+) -> None:  # fmt: skip
+    """Print a valid access token, refreshing it if needed."""
+    store = setup(verbose, cache_dir)
+    from loopback_login.loopback.browser import NoBrowser
+
+    session = LoginSession(
+        profile=profile, store=store, notify=say, http_timeout=http_timeout,
+        client_secret=read_secret(client_secret_file, client_secret),
+        loopback=LoopbackConfig(timeout=timeout),
+        opener=NoBrowser() if no_browser else None,
+    )  # fmt: skip
+
+    async def go() -> Any:
+        async with session:
+            return await session.get_token(min_valid=min_valid, login=login_)
+
+    tokens = drive(go())
+    click.echo(format_token(tokens.to_json(), fmt, profile, time.time()), nl=False)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--all", "all_", is_flag=True, help="Every profile (the default without -p)."
+)
+@common
+def status(
+    profile: str, cache_dir: str | None, verbose: bool, as_json: bool, all_: bool
+) -> None:
+    """Show saved sessions: server, client, user, scopes, expiry. Never a token."""
+    store = setup(verbose, cache_dir)
+    asked = click.get_current_context().get_parameter_source("profile")
+    single = not all_ and asked is not click.core.ParameterSource.DEFAULT
+    names = [validate_profile_name(profile)] if single else store.profiles()
+    now = time.time()
+    rows = []
+    for name in names:
+        entry = LoginSession(profile=name, store=store).entry()
+        if entry is not None:
+            rows.append(describe(entry, now=now))
+    if as_json:
+        click.echo(
+            json.dumps(rows if not single else (rows[0] if rows else None), indent=2)
+        )
+    else:
+        for row in rows:
+            click.echo(format_status(row, now))
+        if not rows:
+            say(
+                "No saved sessions."
+                if not single
+                else f"Profile {profile!r} is not logged in."
+            )
+    if single and (not rows or rows[0]["state"] in ("expired", "needs login")):
+        raise NotLoggedInError(
+            f"profile {profile!r} has no usable session",
+            hint=login_hint(profile),
+        )
+
+
+def format_status(row: dict[str, Any], now: float) -> str:
+    def when(ts: float | None) -> str:
+        if ts is None:
+            return "-"
+        left = ts - now
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+        return f"{stamp} ({'in ' + _span(left) if left > 0 else _span(-left) + ' ago'})"
+
+    identity = row["identity"] or {}
+    who = identity.get("name") or "-"
+    if identity and not identity.get("signature_checked", True):
+        who += " (ID token signature not checked: HS256 without a client secret)"
+    lines = [
+        f"{row['profile']}: {row['state']}",
+        f"  server:     {row['server']}",
+        f"  client id:  {row['client_id']} ({row['client_auth']})",
+        f"  user:       {who}",
+        f"  owner id:   {row['owner_id'] or '-'}   endpoint id: {row['endpoint_id'] or '-'}",
+        f"  scope:      {row['scope'] or '-'}",
+        f"  access:     expires {when(row['access_expires_at'])}",
+        "  refresh:    "
+        + (
+            f"expires {when(row['refresh_expires_at'])}"
+            if row["has_refresh_token"]
+            else "none"
+        ),
+    ]
+    if row["dead"]:
+        lines.append(f"  ended:      {row['dead']}")
+    return "\n".join(lines)
+
+
+def _span(seconds: float) -> str:
+    seconds = int(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
+@cli.command()
+@click.option("--all", "all_", is_flag=True, help="Every saved profile.")
+@click.option(
+    "--local",
+    is_flag=True,
+    help="Only forget the local copy; the server session lives until it expires.",
+)
+@click.option(
+    "--http-timeout", type=click.FloatRange(min=0.1), default=DEFAULT_HTTP_TIMEOUT
+)
+@secret_options
+@common
+def logout(
+    profile: str, cache_dir: str | None, verbose: bool, all_: bool, local: bool,
+    http_timeout: float, client_secret_file: Any, client_secret: str | None,
+) -> None:  # fmt: skip
+    """Revoke the session at the server, then remove it from disk."""
+    store = setup(verbose, cache_dir)
+    secret = read_secret(client_secret_file, client_secret)
+    names = store.profiles() if all_ else [validate_profile_name(profile)]
+    failures: list[tuple[str, LoopbackLoginError]] = []
+
+    async def go() -> None:
+        for name in names:
+            async with LoginSession(
+                profile=name,
+                store=store,
+                client_secret=secret,
+                http_timeout=http_timeout,
+            ) as session:
+                try:
+                    removed = await session.logout(local=local)
+                except LoopbackLoginError as exc:
+                    failures.append((name, exc))
+                    continue
+            if not removed:
+                say(f"Profile {name!r} was not logged in.")
+            elif local:
+                say(
+                    f"Removed profile {name!r} from this computer; its server session "
+                    "stays valid until it expires."
+                )
+            else:
+                say(
+                    f"Logged out of profile {name!r}: the session was revoked and removed."
+                )
+
+    drive(go())
+    for name, exc in failures[:-1]:
+        say(f"error: profile {name!r} kept: the revocation failed: {exc}")
+    if failures:
+        name, exc = failures[-1]
+        local_hint = "or, to forget it here only, add --local"
+        raise LoopbackLoginError(
+            f"profile {name!r} kept: the revocation failed: {exc}",
+            hint=f"{exc.hint}; {local_hint}" if exc.hint else local_hint,
+        ) from exc
+    if not names and all_:
+        say("No saved sessions.")
+
+
+cli.add_command(emulator)
+cli.add_command(demo)

@@ -1,0 +1,140 @@
+"""Helpers shared by the click commands: output, options, secrets, the store."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any, TypeVar
+
+import click
+
+from loopback_login.errors import ConfigError
+from loopback_login.session.entry import ProfileEntry, describe
+from loopback_login.store.file_store import FileTokenStore, default_store_dir
+
+__all__ = [
+    "SECRET_ENV",
+    "common",
+    "drive",
+    "read_secret",
+    "say",
+    "secret_options",
+    "setup",
+    "stdin_lines",
+    "summary",
+]
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+SECRET_ENV = "LOOPBACK_LOGIN_CLIENT_SECRET"
+
+
+def say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def drive(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def common(func: F) -> F:
+    """--profile, --cache-dir and --verbose, on every command that reads the cache."""
+    options = [
+        click.option(
+            "--profile", "-p", envvar="LOOPBACK_LOGIN_PROFILE", default="default",
+            show_default=True, help="Which saved session [env LOOPBACK_LOGIN_PROFILE].",
+        ),
+        click.option(
+            "--cache-dir", envvar="LOOPBACK_LOGIN_HOME", type=click.Path(file_okay=False),
+            help="Where sessions are kept [env LOOPBACK_LOGIN_HOME; default: the user "
+            "state folder].",
+        ),
+        click.option("--verbose", "-v", is_flag=True, help="Log each step on stderr."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def secret_options(func: F) -> F:
+    options = [
+        click.option(
+            "--client-secret-file", type=click.File("r"),
+            help=f"Read the client secret from a file (or set {SECRET_ENV}).",
+        ),
+        click.option(
+            "--client-secret", hidden=True,
+            help="The client secret. Visible to other users in the process list: "
+            f"prefer {SECRET_ENV} or --client-secret-file.",
+        ),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def read_secret(secret_file: Any, secret: str | None) -> str | None:
+    """The client secret from the file, the option or the environment.
+
+    The variable is taken out of this process's environment once read: the
+    browser and any other child would inherit it otherwise.
+    """
+    from_env = os.environ.pop(SECRET_ENV, None)
+    if secret_file is not None:
+        value: str = secret_file.read().strip()
+        if not value:
+            raise ConfigError(
+                f"{secret_file.name} is empty", hint="put the client secret in it"
+            )
+        return value
+    return secret or from_env or None
+
+
+async def stdin_lines() -> AsyncIterator[str]:
+    """Lines typed on stdin, read by a daemon thread so the loop never blocks."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def pump() -> None:
+        try:
+            for line in sys.stdin:
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+        except (OSError, ValueError, RuntimeError):
+            pass  # stdin closed, or the login is over
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    threading.Thread(target=pump, name="stdin", daemon=True).start()
+    while (line := await queue.get()) is not None:
+        yield line
+
+
+def setup(verbose: bool, cache_dir: str | None) -> FileTokenStore:
+    if verbose:
+        logging.basicConfig(
+            level=logging.DEBUG, stream=sys.stderr, format="%(name)s: %(message)s"
+        )
+    return FileTokenStore(cache_dir or default_store_dir())
+
+
+def summary(entry: ProfileEntry) -> str:
+    status = describe(entry, now=time.time())
+    who = (status["identity"] or {}).get("name") or (
+        f"extension {status['owner_id']}" if status["owner_id"] else "your account"
+    )
+    refresh = (
+        "with a refresh token" if status["has_refresh_token"] else "no refresh token"
+    )
+    minutes = max(0, int((status["access_expires_at"] - time.time()) // 60))
+    return (
+        f"Signed in to {status['server']} as {who} (profile {entry.profile!r}).\n"
+        f"Access token valid for {minutes} min, {refresh}; scope: {status['scope'] or '-'}.\n"
+        f"Use it: loopback-login token --profile {entry.profile}"
+    )

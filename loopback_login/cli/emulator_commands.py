@@ -1,0 +1,182 @@
+"""``emulator`` and ``demo``: RingCentral's OAuth endpoints on this machine, and a
+whole session's life (login, API call, refresh, logout) against them."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import tempfile
+from typing import Any
+
+import aiohttp
+import click
+
+from loopback_login.cli.common import drive, say, setup, summary
+
+__all__ = ["demo", "emulator"]
+
+
+@click.command()
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8790,
+    show_default=True,
+    help="Port on 127.0.0.1 (0: any free port).",
+)
+@click.option(
+    "--clients",
+    "clients_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="JSON file of registered clients (replaces the demo clients).",
+)
+@click.option(
+    "--auto-approve",
+    is_flag=True,
+    help="Skip the sign-in and consent pages (headless use).",
+)
+@click.option(
+    "--access-token-ttl", type=click.IntRange(min=1), default=3600, show_default=True
+)
+@click.option(
+    "--refresh-token-ttl", type=click.IntRange(min=1), default=604800, show_default=True
+)
+@click.option(
+    "--rate-limit",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Auth requests a minute per client, as RingCentral's 5.",
+)
+@click.option("--send-iss", is_flag=True, help="Add iss to redirects (RFC 9207).")
+def emulator(
+    port: int, clients_file: str | None, auto_approve: bool, access_token_ttl: int,
+    refresh_token_ttl: int, rate_limit: int | None, send_iss: bool,
+) -> None:  # fmt: skip
+    """Run a local emulator of RingCentral's OAuth endpoints (for testing only)."""
+    from loopback_login.emulator import (
+        DEMO_CLIENT_ID,
+        EmulatorConfig,
+        load_clients_file,
+        serve,
+    )
+
+    options: dict[str, Any] = {}
+    if clients_file:
+        options["clients"] = load_clients_file(clients_file)
+    config = EmulatorConfig(
+        auto_approve=auto_approve, access_token_ttl=access_token_ttl,
+        refresh_token_ttl=refresh_token_ttl, rate_limit=rate_limit, send_iss=send_iss,
+        **options,
+    )  # fmt: skip
+
+    async def go() -> None:
+        runner, base_url = await serve(config, port=port)
+        try:
+            client_ids = ", ".join(c.client_id for c in config.clients)
+            click.echo(base_url)
+            say(
+                f"RingCentral OAuth emulator (for local testing only) at {base_url}\n"
+                f"  clients: {client_ids}\n"
+                f"  sign in as: {config.users[0].username} / {config.users[0].password}\n"
+                f"Try: loopback-login login --server {base_url} --client-id "
+                f"{DEMO_CLIENT_ID if not clients_file else config.clients[0].client_id}\n"
+                "Press Ctrl-C to stop."
+            )
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+    drive(go())
+
+
+@click.command()
+@click.option(
+    "--method",
+    type=click.Choice(["get", "post"]),
+    default="get",
+    show_default=True,
+    help="Authorize by GET or by a POSTed form.",
+)
+@click.option(
+    "--headless",
+    is_flag=True,
+    help="Do not open a browser: auto-approve and let an HTTP client play it.",
+)
+@click.option(
+    "--timeout", type=click.FloatRange(min=1), default=300.0, show_default=True
+)
+@click.option("--verbose", "-v", is_flag=True)
+def demo(method: str, headless: bool, timeout: float, verbose: bool) -> None:
+    """Log in against the built-in emulator, call the API, refresh, and log out."""
+    from loopback_login.emulator import DEMO_CLIENT_ID, STATE, EmulatorConfig, serve
+    from loopback_login.loopback.browser import BrowserOpener, SystemBrowser
+    from loopback_login.loopback.config import LoopbackConfig
+    from loopback_login.loopback.http_browser import HttpBrowser
+    from loopback_login.protocol.provider import ProviderConfig
+    from loopback_login.session.orchestrator import LoginSession
+
+    has_browser = not headless and SystemBrowser.available()
+    with tempfile.TemporaryDirectory(prefix="loopback-login-demo-") as home:
+        store = setup(verbose, home)
+
+        async def go() -> None:
+            runner, base = await serve(EmulatorConfig(auto_approve=not has_browser))
+            state = runner.app[STATE]
+            opener: BrowserOpener = SystemBrowser() if has_browser else HttpBrowser()
+            say(f"1. Started the RingCentral OAuth emulator at {base}.")
+            if has_browser:
+                say("2. Sign in with the browser: demo@example.com, password demo.")
+            else:
+                say(
+                    "2. No browser found on this machine (or --headless): the emulator "
+                    "approves the sign-in itself and an HTTP client plays the browser."
+                )
+            provider = ProviderConfig(
+                server=base, client_id=DEMO_CLIENT_ID, method=method,  # type: ignore[arg-type]
+                scope="openid profile email ReadAccounts",
+            )  # fmt: skip
+            session = LoginSession(
+                provider, profile="demo", store=store, opener=opener, notify=say,
+                loopback=LoopbackConfig(timeout=timeout),
+            )  # fmt: skip
+            try:
+                async with session:
+                    tokens = await session.login()
+                    entry = session.entry()
+                    assert entry is not None
+                    say("3. " + summary(entry).replace("\n", "\n   "))
+                    async with (
+                        aiohttp.ClientSession() as http,
+                        http.get(
+                            f"{base}/restapi/v1.0/account/~/extension/~",
+                            headers={"Authorization": f"Bearer {tokens.access_token}"},
+                        ) as response,
+                    ):
+                        me = await response.json()
+                    say(
+                        f"4. Called the API with the token: HTTP {response.status}, "
+                        f"extension {me.get('id')} is {me.get('name')}."
+                    )
+                    fresh = await session.get_token(min_valid=math.inf)
+                    say(
+                        "5. Refreshed the token: the emulator rotated the refresh token "
+                        "(the old one is now spent)."
+                    )
+                    await session.logout()
+                    revoked = not state.is_session_active(fresh.access_token)
+                    say(
+                        f"6. Logged out: the session was revoked at the server "
+                        f"({'confirmed' if revoked else 'NOT confirmed'}) and removed "
+                        "from disk."
+                    )
+            finally:
+                await runner.cleanup()
+            say(
+                "\nThat is the whole life of a session. With a real RingCentral app:\n"
+                "  loopback-login login --client-id YOUR_CLIENT_ID "
+                "--redirect-uri http://localhost:8400/callback\n"
+                '  curl -H "Authorization: Bearer $(loopback-login token)" '
+                "https://platform.ringcentral.com/restapi/v1.0/account/~/extension/~"
+            )
+
+        drive(go())

@@ -1,0 +1,113 @@
+"""The hot path: print a cached, still-valid token without importing aiohttp,
+authlib, joserfc or click.
+
+``loopback-login token`` runs inside shell prompts and loops, so its start-up is
+the product. Anything unusual (an option this parser does not know, no entry, a
+token to refresh, a damaged file) returns ``None`` and the full command takes over,
+with its complete error handling.
+"""
+
+from __future__ import annotations
+
+import time
+
+from loopback_login.store.quickjson import dumps_flat
+from loopback_login.store.valid import read_valid_token
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Any, TextIO
+
+__all__ = ["FORMATS", "format_token", "try_cached_token"]
+
+FORMATS = ("token", "header", "json")
+
+
+def format_token(tokens: Mapping[str, Any], fmt: str, profile: str, now: float) -> str:
+    """The text ``token`` prints for ``--format`` ``fmt`` (newline included)."""
+    access = tokens["access_token"]
+    if fmt == "header":
+        return f"Authorization: Bearer {access}\n"
+    if fmt == "json":
+        expires_at = float(tokens["expires_at"])
+        fields = {
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_at": int(expires_at),
+            "expires_in": max(0, int(expires_at - now)),
+            "scope": tokens.get("scope"),
+            "profile": profile,
+        }
+        return dumps_flat(fields) + "\n"
+    return f"{access}\n"
+
+
+def try_cached_token(
+    args: Sequence[str], environ: Mapping[str, str], out: TextIO
+) -> int | None:
+    """Run ``token`` from the cache if it can; ``None`` hands over to the full CLI."""
+    options = _parse(args)
+    if options is None:
+        return None
+    profile = (
+        options.get("profile") or environ.get("LOOPBACK_LOGIN_PROFILE") or "default"
+    )
+    fmt = options.get("format", "token")
+    if fmt not in FORMATS:
+        return None
+    from loopback_login.errors import TokenStoreError
+
+    try:
+        min_valid = float(options["min_valid"]) if "min_valid" in options else None
+        from loopback_login.store.file_store import (
+            default_store_dir,
+            validate_profile_name,
+        )
+
+        directory = options.get("cache_dir") or default_store_dir(environ)
+        tokens = read_valid_token(
+            validate_profile_name(profile),
+            directory,
+            now=time.time(),
+            min_valid=min_valid,
+            wait=True,
+        )
+    except TokenStoreError as exc:
+        # A damaged entry was moved aside (only this call can say where), or the
+        # lock was held too long: what the full command would say, said now.
+        from loopback_login.cli.output import report
+
+        return report(exc)
+    except Exception:  # the full command reports it properly
+        return None
+    if tokens is None:
+        return None
+    out.write(format_token(tokens, fmt, profile, time.time()))
+    out.flush()
+    return 0
+
+
+_VALUED = {
+    "--profile": "profile",
+    "-p": "profile",
+    "--format": "format",
+    "--min-valid": "min_valid",
+    "--cache-dir": "cache_dir",
+}
+
+
+def _parse(args: Sequence[str]) -> dict[str, str] | None:
+    options: dict[str, str] = {}
+    items = iter(args)
+    for arg in items:
+        name, eq, value = arg.partition("=")
+        key = _VALUED.get(name)
+        if key is None or (eq and name == "-p"):
+            return None
+        if not eq:
+            value = next(items, "")
+            if not value or value.startswith("-"):
+                return None
+        options[key] = value
+    return options

@@ -1,0 +1,108 @@
+"""The ``login`` command's options, and how they combine with what the profile
+remembers from its last login (options given now win)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from loopback_login.errors import ConfigError
+from loopback_login.protocol.provider import (
+    AUTHORIZE_PARAMS,
+    CLIENT_AUTH_METHODS,
+    ProviderConfig,
+)
+from loopback_login.protocol.token_client import DEFAULT_HTTP_TIMEOUT
+from loopback_login.session.entry import ProfileEntry
+
+__all__ = ["build_provider", "login_options"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def login_options(func: F) -> F:
+    options = [
+        click.option("--server", "-s", help="production, partner, or a base URL "
+                     "[default: production, or the profile's].", metavar="URL"),
+        click.option("--client-id", help="The app's Client ID."),
+        click.option("--client-auth", type=click.Choice(CLIENT_AUTH_METHODS),
+                     help="Client authentication [default: inferred: a secret → "
+                     "client_secret_basic, a key → private_key_jwt, else none]."),
+        click.option("--private-key", type=click.Path(dir_okay=False),
+                     help="PEM private key for private_key_jwt."),
+        click.option("--key-id", help="kid of the private key, if registered with one."),
+        click.option("--scope", help="Space-separated scopes (e.g. 'openid ReadAccounts')."),
+        click.option("--method", type=click.Choice(["get", "post"]),
+                     help="Open the authorize endpoint by GET or by a POSTed form."),
+        click.option("--pkce", type=click.Choice(["S256", "plain"]), help="PKCE method."),
+        click.option("--redirect-uri", multiple=True,
+                     help="Exact registered redirect URI; repeat to give fallbacks for "
+                     "busy ports [default: http://127.0.0.1:<free port>/callback]."),
+        click.option("--timeout", type=click.FloatRange(min=1), default=300.0,
+                     show_default=True, help="Seconds to wait for the sign-in."),
+        click.option("--http-timeout", type=click.FloatRange(min=0.1),
+                     default=DEFAULT_HTTP_TIMEOUT, show_default=True,
+                     help="Seconds to wait for the token endpoint."),
+        click.option("--no-browser", is_flag=True,
+                     help="Print the URL instead of opening a browser."),
+        click.option("--issuer", help="Expected ID-token issuer [default: the server]."),
+        click.option("--jwks-uri", help="Where the ID-token keys are, without discovery."),
+        *[click.option(f"--{name.replace('_', '-')}", name,
+                       help=f"Authorize parameter {name}.") for name in AUTHORIZE_PARAMS],
+        click.option("--endpoint-id", help="Token parameter endpoint_id."),
+        click.option("--access-token-ttl", type=click.IntRange(min=1),
+                     help="Token parameter access_token_ttl (seconds)."),
+        click.option("--refresh-token-ttl", type=click.IntRange(min=1),
+                     help="Token parameter refresh_token_ttl (seconds)."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def build_provider(
+    opts: dict[str, Any], remembered: ProfileEntry | None, secret: str | None
+) -> ProviderConfig:
+    """Options given now override what the profile remembers from the last login."""
+    base: dict[str, Any] = dict(remembered.settings) if remembered else {}
+    if opts["client_id"] and opts["client_id"] != base.get("client_id"):
+        base = {"server": base.get("server")}  # another app: forget the rest
+    base.setdefault("server", None)
+    for key in (
+        "server",
+        "client_id",
+        "issuer",
+        "jwks_uri",
+        "scope",
+        "method",
+        "key_id",
+    ):
+        if opts.get(key):
+            base[key] = opts[key]
+    if opts.get("client_auth"):
+        base["client_auth"] = opts["client_auth"]
+    elif opts.get("private_key") or (secret and base.get("client_auth") == "none"):
+        base.pop("client_auth", None)  # infer again from what was given
+    if opts.get("private_key"):
+        base["private_key_path"] = os.path.abspath(opts["private_key"])
+    if opts.get("pkce"):
+        base["pkce_method"] = opts["pkce"]
+    params = dict(base.get("authorize_params") or {})
+    params.update({k: opts[k] for k in AUTHORIZE_PARAMS if opts.get(k)})
+    base["authorize_params"] = params
+    token_params = dict(base.get("token_params") or {})
+    for key in ("endpoint_id", "access_token_ttl", "refresh_token_ttl"):
+        if opts.get(key) is not None:
+            token_params[key] = str(opts[key])
+    base["token_params"] = token_params
+    base["server"] = base["server"] or "production"
+    if not base.get("client_id"):
+        raise ConfigError(
+            "no client id given",
+            hint="pass --client-id with the app's Client ID (try `loopback-login demo` "
+            "for a login against the built-in emulator)",
+        )
+    return ProviderConfig.from_profile(base, client_secret=secret)

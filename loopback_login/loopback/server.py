@@ -1,0 +1,269 @@
+"""The redirect URI: a small aiohttp server on loopback (RFC 8252 §7.3).
+
+It serves three things and nothing else: the callback path; ``/``, a short URL that
+starts the login (a redirect for the GET method, the self-submitting form for the
+POST method); and 404 for the rest, so a stray ``/favicon.ico`` cannot end a login.
+The pages are in ``pages.py``, the sockets in ``listen.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import socket
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+from urllib.parse import parse_qsl, urlsplit
+
+from aiohttp import web
+
+from loopback_login.errors import (
+    AuthorizationError,
+    AuthorizationTimeoutError,
+    LoopbackBindError,
+    LoopbackLoginError,
+    StateMismatchError,
+)
+from loopback_login.loopback import listen, pages
+from loopback_login.loopback.config import LoopbackConfig, RedirectTarget
+from loopback_login.protocol.authorize import parse_callback
+
+__all__ = ["LoopbackServer", "Outcome"]
+
+logger = logging.getLogger(__name__)
+
+
+class Outcome:
+    """What the browser page says once the code is exchanged."""
+
+    def __init__(
+        self, *, account: str | None = None, error: LoopbackLoginError | None = None
+    ):
+        self.account = account
+        self.error = error
+
+
+class LoopbackServer:
+    """Listens on loopback and waits for the one callback that counts.
+
+    Use as ``async with LoopbackServer(config, expected_state=…) as server`` and read
+    :attr:`redirect_uri` inside: the port is known only once bound.
+    """
+
+    def __init__(
+        self,
+        config: LoopbackConfig,
+        *,
+        expected_state: str,
+        expected_issuer: str | None = None,
+    ) -> None:
+        self._config = config
+        self._state = expected_state
+        self._issuer = expected_issuer
+        self._runner: web.AppRunner | None = None
+        self._target: RedirectTarget | None = None
+        self._port = 0
+        self._start: Callable[[], web.StreamResponse] | None = None
+        self._code: asyncio.Future[str] | None = None
+        self._outcome: asyncio.Future[Outcome] | None = None
+        self._pages_done: set[asyncio.Task[object]] = set()
+
+    @property
+    def redirect_uri(self) -> str:
+        if self._target is None:
+            raise RuntimeError("the loopback server is not started")
+        return self._target.with_port(self._port)
+
+    @property
+    def start_url(self) -> str:
+        """A short local URL that sends the browser on to the authorization server."""
+        host = self._target.host if self._target else "127.0.0.1"
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self._port}/"
+
+    def authorize_with_get(self, url: str) -> None:
+        """``/`` redirects the browser to ``url`` (RingCentral's ``authorize``)."""
+        self._start = lambda: pages.redirect(url)
+
+    def authorize_with_post(self, endpoint: str, params: Mapping[str, str]) -> None:
+        """``/`` serves a form that posts ``params`` to ``endpoint`` (``authorize2``).
+
+        It submits itself; without JavaScript the person presses the button.
+        """
+        params = dict(params)
+        self._start = lambda: pages.post_form_page(endpoint, params)
+
+    async def __aenter__(self) -> LoopbackServer:
+        loop = asyncio.get_running_loop()
+        self._code = loop.create_future()
+        self._outcome = loop.create_future()
+        sockets = self._bind_first_free()
+        app = web.Application(client_max_size=16 * 1024, middlewares=[self._check_host])
+        assert self._target is not None
+        app.router.add_get(self._target.path, self._callback)
+        if self._target.path != "/":
+            app.router.add_get("/", self._index)
+        self._runner = web.AppRunner(
+            app, handle_signals=False, access_log=None, shutdown_timeout=1.0
+        )
+        await self._runner.setup()
+        for sock in sockets:
+            await web.SockSite(self._runner, sock).start()
+        logger.debug("listening for the callback at %s", self.redirect_uri)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # Let the page that showed the result finish sending before we close.
+        if self._outcome is not None and not self._outcome.done():
+            self._outcome.set_result(Outcome(error=_cancelled(exc)))
+        if self._pages_done:
+            await asyncio.wait(self._pages_done, timeout=self._config.page_timeout)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def wait_for_code(
+        self,
+        *,
+        reminder_after: float | None = None,
+        reminder: Callable[[], None] | None = None,
+    ) -> str:
+        """The ``code`` of the first valid callback.
+
+        Raises:
+            AuthorizationError: the server sent ``error=…`` with our state.
+            AuthorizationTimeoutError: nothing valid within ``config.timeout``.
+        """
+        assert self._code is not None, "use the server as an async context manager"
+        timeout = self._config.timeout
+        waiter = asyncio.shield(self._code)
+        try:
+            if reminder is not None and reminder_after and reminder_after < timeout:
+                done, _ = await asyncio.wait({waiter}, timeout=reminder_after)
+                if not done:
+                    reminder()
+                timeout -= reminder_after
+            return await asyncio.wait_for(waiter, timeout)
+        except TimeoutError:
+            raise AuthorizationTimeoutError(self._config.timeout) from None
+
+    def submit_redirect(self, url: str) -> None:
+        """Accept the URL the browser was sent to, pasted by hand (remote logins).
+
+        The same checks apply as to a callback over HTTP.
+        """
+        query = dict(parse_qsl(urlsplit(url.strip()).query, keep_blank_values=True))
+        self._deliver(query)
+
+    def finish(self, outcome: Outcome) -> None:
+        """Tell the waiting browser page how the login ended."""
+        if self._outcome is not None and not self._outcome.done():
+            self._outcome.set_result(outcome)
+
+    def _deliver(self, query: Mapping[str, str]) -> bool:
+        """Resolve the login from a callback's query; False if it was not ours."""
+        assert self._code is not None
+        if self._code.done():
+            return False
+        try:
+            code = parse_callback(
+                query, expected_state=self._state, expected_issuer=self._issuer
+            )
+        except StateMismatchError:
+            raise
+        except AuthorizationError as exc:
+            self._code.set_exception(exc)
+            raise
+        self._code.set_result(code)
+        return True
+
+    @web.middleware
+    async def _check_host(
+        self,
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        # A DNS-rebinding page reaches us under its own host name: refuse it.
+        allowed = {
+            f"127.0.0.1:{self._port}",
+            f"localhost:{self._port}",
+            f"[::1]:{self._port}",
+        }
+        if request.host.lower() not in allowed:
+            return web.Response(status=421, text="Misdirected request\n")
+        return await handler(request)
+
+    async def _index(self, request: web.Request) -> web.StreamResponse:
+        if self._start is None or (self._code is not None and self._code.done()):
+            return pages.page("callback_done.html")
+        return self._start()
+
+    async def _callback(self, request: web.Request) -> web.StreamResponse:
+        if self._target is not None and self._target.path == "/" and not request.query:
+            return await self._index(request)
+        assert self._code is not None
+        assert self._outcome is not None
+        if self._code.done():
+            return pages.page("callback_done.html")
+        try:
+            self._deliver(request.query)
+        except StateMismatchError as exc:
+            logger.debug("ignored a callback: %s", exc)
+            return pages.page("callback_rejected.html", 400, reason=str(exc))
+        except AuthorizationError as exc:
+            return pages.error_page(exc)
+        task = asyncio.current_task()
+        if task is not None:
+            self._pages_done.add(task)
+        try:
+            outcome = await asyncio.wait_for(
+                asyncio.shield(self._outcome), self._config.page_timeout
+            )
+        except TimeoutError:
+            outcome = Outcome()
+        if outcome.error is not None:
+            return pages.error_page(outcome.error, 200)
+        return pages.page(
+            "callback_success.html",
+            account=outcome.account or "your account",
+        )
+
+    def _bind_first_free(self) -> list[socket.socket]:
+        """Bind the first redirect URI whose port is free, in the order given."""
+        busy: list[str] = []
+        for target in self._config.targets:
+            try:
+                sockets = listen.bind(target)
+            except OSError as exc:
+                if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
+                    raise LoopbackBindError(
+                        f"cannot listen for {target.uri}: {exc}"
+                    ) from exc
+                logger.debug(
+                    "port %s is busy, trying the next redirect URI", target.port
+                )
+                busy.append(target.uri)
+                continue
+            self._target = target
+            self._port = sockets[0].getsockname()[1]
+            return sockets
+        ports = ", ".join(str(RedirectTarget.parse(u).port) for u in busy)
+        raise LoopbackBindError(
+            f"port {ports} is in use, so no redirect URI could be served: {', '.join(busy)}",
+            hint="close the program using it, or register another redirect URI such as "
+            f"{listen.next_uri(busy[-1])} in the app and add it with --redirect-uri",
+        )
+
+
+def _cancelled(exc: BaseException | None) -> LoopbackLoginError | None:
+    if exc is None:
+        return None
+    if isinstance(exc, LoopbackLoginError):
+        return exc
+    return LoopbackLoginError("the login was interrupted before it finished")

@@ -1,0 +1,133 @@
+"""The provider's OpenID metadata and signing keys, fetched and cached.
+
+RingCentral publishes ``/.well-known/openid-configuration`` and ``/restapi/oauth/jwks``.
+A server without a discovery document still works: the JWKS then comes from
+``--jwks-uri`` or RingCentral's path. Both are kept in the profile's cache entry for a
+day, so ``token`` does not fetch them on each refresh.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from loopback_login.errors import DiscoveryError
+from loopback_login.protocol.provider import ProviderConfig
+
+__all__ = ["KEYS_TTL", "ProviderKeys", "fetch_provider_keys"]
+
+logger = logging.getLogger(__name__)
+
+KEYS_TTL = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class ProviderKeys:
+    """The issuer and JWKS as fetched at ``fetched_at``."""
+
+    issuer: str
+    jwks_uri: str
+    jwks: Mapping[str, Any]
+    fetched_at: float
+
+    def key_set(self) -> KeySet:
+        try:
+            return KeySet.import_key_set(dict(self.jwks))  # type: ignore[arg-type]
+        except (JoseError, ValueError, TypeError, KeyError) as exc:
+            raise DiscoveryError(
+                f"the provider's JWKS at {self.jwks_uri} is malformed",
+                hint="check --jwks-uri",
+            ) from exc
+
+    def is_fresh(self, now: float) -> bool:
+        return 0 <= now - self.fetched_at < KEYS_TTL
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "issuer": self.issuer,
+            "jwks_uri": self.jwks_uri,
+            "jwks": dict(self.jwks),
+            "fetched_at": self.fetched_at,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> ProviderKeys | None:
+        if not data:
+            return None
+        try:
+            return cls(
+                issuer=str(data["issuer"]),
+                jwks_uri=str(data["jwks_uri"]),
+                jwks=dict(data["jwks"]),
+                fetched_at=float(data["fetched_at"]),
+            )
+        except (KeyError, TypeError, ValueError, OverflowError):
+            return None  # a damaged copy costs only a refetch
+
+
+async def _get_json(
+    http: aiohttp.ClientSession, url: str, http_timeout: float
+) -> dict[str, Any] | None:
+    """GET ``url`` as JSON; ``None`` for a 404 (nothing published there)."""
+    try:
+        async with http.get(
+            url,
+            headers={"Accept": "application/json"},
+            timeout=aiohttp.ClientTimeout(total=http_timeout),
+        ) as response:
+            if response.status == 404:
+                return None
+            if response.status != 200:
+                raise DiscoveryError(f"{url} answered HTTP {response.status}")
+            body = await response.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        raise DiscoveryError(
+            f"cannot fetch {url}: {type(exc).__name__}",
+            hint="check the network, --server and --jwks-uri",
+        ) from exc
+    if not isinstance(body, dict):
+        raise DiscoveryError(f"{url} did not return a JSON object")
+    return body
+
+
+async def fetch_provider_keys(
+    http: aiohttp.ClientSession,
+    config: ProviderConfig,
+    *,
+    now: float,
+    http_timeout: float,
+) -> ProviderKeys:
+    """Discovery (when published), then the JWKS.
+
+    The discovery document's ``issuer`` must be the one we expect (OpenID Discovery
+    §4.3), or a mix-up could pass another server's tokens as this one's.
+    """
+    issuer = config.expected_issuer
+    jwks_uri = config.jwks_uri
+    if jwks_uri is None:
+        metadata = await _get_json(http, config.discovery_url, http_timeout)
+        if metadata is not None:
+            published = str(metadata.get("issuer", "")).rstrip("/")
+            if published != issuer:
+                raise DiscoveryError(
+                    f"the server's discovery document names issuer {published!r}, "
+                    f"expected {issuer!r}",
+                    hint="check --server, or pass --issuer if the server is right",
+                )
+            jwks_uri = metadata.get("jwks_uri")
+        jwks_uri = jwks_uri or f"{config.server}/restapi/oauth/jwks"
+    jwks = await _get_json(http, str(jwks_uri), http_timeout)
+    if jwks is None or not isinstance(jwks.get("keys"), list):
+        raise DiscoveryError(
+            f"no JWKS at {jwks_uri}", hint="pass --jwks-uri with the provider's key set"
+        )
+    logger.debug("fetched %d signing keys from %s", len(jwks["keys"]), jwks_uri)
+    return ProviderKeys(
+        issuer=issuer, jwks_uri=str(jwks_uri), jwks=jwks, fetched_at=now
+    )

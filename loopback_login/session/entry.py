@@ -1,0 +1,104 @@
+"""What one profile's cache entry holds, and how it reads as a status. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from loopback_login.errors import CorruptEntryError
+from loopback_login.protocol.discovery import ProviderKeys
+from loopback_login.protocol.tokens import TokenSet
+
+__all__ = ["ProfileEntry", "describe"]
+
+
+@dataclass(frozen=True, repr=False)
+class ProfileEntry:
+    """A session and everything needed to keep it alive without the login's flags.
+
+    ``settings`` is :meth:`ProviderConfig.to_profile` plus the redirect URIs: never a
+    secret. ``dead`` holds the reason once the server has ended the session, so later
+    calls answer at once instead of spending a request on it.
+    """
+
+    profile: str
+    settings: Mapping[str, Any]
+    tokens: TokenSet
+    saved_at: float
+    identity: Mapping[str, Any] | None = None
+    provider_keys: ProviderKeys | None = None
+    dead: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "profile": self.profile,
+            "settings": dict(self.settings),
+            "tokens": self.tokens.to_json(),
+            "saved_at": self.saved_at,
+            "identity": None if self.identity is None else dict(self.identity),
+            "provider_keys": None
+            if self.provider_keys is None
+            else self.provider_keys.to_json(),
+            "dead": self.dead,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ProfileEntry:
+        try:
+            return cls(
+                profile=str(data["profile"]),
+                settings=dict(data["settings"]),
+                tokens=TokenSet.from_json(data["tokens"]),
+                saved_at=float(data.get("saved_at") or 0.0),
+                identity=_mapping_or_none(data.get("identity")),
+                provider_keys=ProviderKeys.from_json(data.get("provider_keys")),
+                dead=None if data.get("dead") is None else str(data["dead"]),
+            )
+        except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as exc:
+            raise CorruptEntryError(f"missing or bad field {exc}") from exc
+
+    def mark_dead(self, reason: str) -> ProfileEntry:
+        return replace(self, dead=reason)
+
+    def __repr__(self) -> str:
+        return f"ProfileEntry(profile={self.profile!r}, tokens={self.tokens!r})"
+
+
+def _mapping_or_none(value: Any) -> Mapping[str, Any] | None:
+    if value is None or isinstance(value, Mapping):
+        return value
+    raise TypeError("identity is not an object")
+
+
+def describe(entry: ProfileEntry, *, now: float) -> dict[str, Any]:
+    """The status of a profile, for people and for ``status --json``. Never a token."""
+    tokens = entry.tokens
+    if entry.dead:
+        state = "needs login"
+    elif not tokens.is_expired(now=now) and not tokens.needs_refresh(now=now):
+        state = "valid"
+    elif not tokens.refresh_expired(now=now):
+        state = "refresh needed"
+    elif not tokens.is_expired(now=now):
+        state = "valid"  # inside the margin, but nothing can refresh it
+    else:
+        state = "expired" if tokens.refresh_token is None else "needs login"
+    identity = dict(entry.identity or {})
+    return {
+        "profile": entry.profile,
+        "state": state,
+        "server": entry.settings.get("server"),
+        "client_id": entry.settings.get("client_id"),
+        "client_auth": entry.settings.get("client_auth"),
+        "owner_id": tokens.owner_id,
+        "endpoint_id": tokens.endpoint_id,
+        "session_id": tokens.session_id,
+        "scope": tokens.scope,
+        "access_expires_at": tokens.expires_at,
+        "refresh_expires_at": tokens.refresh_token_expires_at,
+        "has_refresh_token": tokens.refresh_token is not None,
+        "identity": identity or None,
+        "dead": entry.dead,
+    }

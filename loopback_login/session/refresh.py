@@ -1,0 +1,127 @@
+"""The refresh step, under the profile's lock.
+
+RingCentral's refresh tokens are single-use: spending one whose successor is then
+lost ends the session. So the successor's place on disk is checked first, and once
+spent, nothing (not even a bad ID token) keeps the new tokens from being saved.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+
+from loopback_login.clock import Clock
+from loopback_login.errors import (
+    DiscoveryError,
+    IDTokenError,
+    InvalidGrantError,
+    LoopbackLoginError,
+    NetworkError,
+    NotLoggedInError,
+    SessionExpiredError,
+    TokenEndpointError,
+    TokenStoreError,
+    login_hint,
+)
+from loopback_login.loopback.roundtrip import Notify
+from loopback_login.protocol.oidc import IdentityCheck
+from loopback_login.protocol.token_client import TokenClient
+from loopback_login.protocol.tokens import TokenSet
+from loopback_login.session.entry import ProfileEntry
+from loopback_login.store.file_store import TokenStore
+
+__all__ = ["refresh_entry"]
+
+
+async def refresh_entry(
+    entry: ProfileEntry,
+    *,
+    profile: str,
+    store: TokenStore,
+    client: TokenClient,
+    check: Callable[[TokenSet], Awaitable[IdentityCheck]],
+    clock: Clock,
+    notify: Notify,
+) -> TokenSet:
+    """Refresh ``entry``'s tokens and save them as ``profile``'s; ``check``
+    verifies an ID token.
+
+    Raises SessionExpiredError (the session is over: log in again),
+    NotLoggedInError (no refresh token), or the failure of the refresh when the
+    cached token has expired; inside the margin the cached token is returned.
+    """
+    tokens, now = entry.tokens, clock()
+    if entry.dead:
+        raise SessionExpiredError(
+            f"the session of profile {profile!r} has ended ({entry.dead})",
+            hint=login_hint(profile),
+        )
+    if tokens.refresh_token is None:
+        raise NotLoggedInError(
+            f"the access token of profile {profile!r} has expired and the server "
+            "issued no refresh token",
+            hint='enable "Issue refresh tokens" in the app\'s settings, then run: '
+            f"loopback-login login --profile {profile}",
+        )
+    if tokens.refresh_expired(now=now):
+        raise SessionExpiredError(
+            f"the refresh token of profile {profile!r} has expired",
+            hint=login_hint(profile),
+        )
+    # The refresh spends a single-use token: make sure its successor can be
+    # saved before spending it (a read-only or full disk would lose the session).
+    try:
+        store.check_writable(profile)
+    except TokenStoreError as exc:
+        return _stale_or_raise(tokens, exc, clock=clock, notify=notify)
+    try:
+        fresh = await client.refresh(tokens.refresh_token)
+    except InvalidGrantError as exc:
+        reason = exc.error_description or exc.error
+        store.save(profile, entry.mark_dead(reason).to_json())
+        raise SessionExpiredError(
+            f"session expired for profile {profile!r}: {reason}",
+            hint=login_hint(profile),
+        ) from exc
+    except (NetworkError, TokenEndpointError) as exc:
+        return _stale_or_raise(tokens, exc, clock=clock, notify=notify)
+    if fresh.refresh_token is None:  # RFC 6749 §6: the old one stays valid
+        fresh = _keep_refresh_token(fresh, tokens)
+    try:
+        identity = await check(fresh)
+    except (IDTokenError, DiscoveryError) as exc:
+        # The old refresh token is spent: losing the new one would end the
+        # session. Keep the tokens, drop the ID token, keep the login's identity.
+        notify(f"warning: the refreshed ID token was not accepted: {exc}")
+        fresh = dataclasses.replace(fresh, id_token=None)
+        identity = IdentityCheck(entry.provider_keys, None)
+    store.save(
+        profile,
+        ProfileEntry(
+            profile=profile,
+            settings=entry.settings,
+            tokens=fresh,
+            saved_at=clock(),
+            identity=identity.identity or entry.identity,
+            provider_keys=identity.keys or entry.provider_keys,
+        ).to_json(),
+    )
+    return fresh
+
+
+def _stale_or_raise(
+    tokens: TokenSet, exc: LoopbackLoginError, *, clock: Clock, notify: Notify
+) -> TokenSet:
+    """Inside the margin the cached token still works: use it, and say why."""
+    if tokens.is_expired(now=clock()):
+        raise exc
+    notify(f"warning: could not refresh ({exc}); using the cached token")
+    return tokens
+
+
+def _keep_refresh_token(fresh: TokenSet, old: TokenSet) -> TokenSet:
+    return dataclasses.replace(
+        fresh,
+        refresh_token=old.refresh_token,
+        refresh_token_expires_at=old.refresh_token_expires_at,
+    )

@@ -1,0 +1,131 @@
+"""One browser sign-in: the loopback server, the authorize request, the person's
+round trip, the code exchange and the ID-token check.
+
+The caller keeps the result (``keep``) before the browser is told that it worked,
+so the page never claims a sign-in that was not saved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import aiohttp
+
+from loopback_login.clock import Clock
+from loopback_login.errors import DiscoveryError, LoopbackLoginError
+from loopback_login.loopback.browser import BrowserOpener
+from loopback_login.loopback.config import LoopbackConfig
+from loopback_login.loopback.roundtrip import Notify, await_callback
+from loopback_login.loopback.server import LoopbackServer, Outcome
+from loopback_login.protocol.authorize import (
+    build_authorization_params,
+    build_authorization_url,
+)
+from loopback_login.protocol.client_auth import client_auth
+from loopback_login.protocol.discovery import ProviderKeys, fetch_provider_keys
+from loopback_login.protocol.oidc import IdentityCheck, check_id_token
+from loopback_login.protocol.pkce import PkcePair, new_nonce, new_state
+from loopback_login.protocol.provider import ProviderConfig
+from loopback_login.protocol.token_client import TokenClient
+from loopback_login.protocol.tokens import TokenSet
+
+__all__ = ["Keep", "sign_in"]
+
+# Saves what the sign-in got; returns the account to name on the browser's page.
+Keep = Callable[[TokenSet, IdentityCheck], "str | None"]
+
+
+async def sign_in(
+    provider: ProviderConfig,
+    loopback: LoopbackConfig,
+    *,
+    keep: Keep,
+    http: aiohttp.ClientSession,
+    opener: BrowserOpener,
+    notify: Notify,
+    clock: Clock,
+    http_timeout: float,
+    client_secret: str | None = None,
+    pasted: AsyncIterator[str] | None = None,
+) -> TokenSet:
+    """Sign in with the browser; ``provider`` carries the secret, if any."""
+    # A missing secret or unreadable key must show before the person signs in.
+    client_auth(provider, provider.token_endpoint, now=clock())
+    state, nonce = new_state(), new_nonce()
+    pkce = PkcePair.generate(provider.pkce_method)
+    async with LoopbackServer(
+        loopback, expected_state=state, expected_issuer=provider.expected_issuer
+    ) as server:
+        params = build_authorization_params(
+            provider,
+            redirect_uri=server.redirect_uri,
+            state=state,
+            nonce=nonce,
+            pkce=pkce,
+        )
+        if provider.method == "get":
+            url = build_authorization_url(provider.authorization_endpoint, params)
+            server.authorize_with_get(url)
+        else:
+            server.authorize_with_post(provider.authorization_endpoint, params)
+            url = server.start_url
+        notify(f"To sign in, open this URL in your browser:\n\n    {url}\n")
+        # The provider's keys do not depend on the code: fetch them while the
+        # person is in the browser, not after.
+        keys = asyncio.create_task(
+            _prefetch_keys(provider, http, now=clock(), http_timeout=http_timeout)
+        )
+        try:
+            code = await await_callback(
+                server,
+                url,
+                opener=opener,
+                notify=notify,
+                pasted=pasted,
+                reminder_after=loopback.reminder_after,
+            )
+            client = TokenClient(provider, http, clock=clock, timeout=http_timeout)
+            tokens = await client.exchange_code(
+                code, redirect_uri=server.redirect_uri, code_verifier=pkce.code_verifier
+            )
+            check = await check_id_token(
+                tokens.id_token,
+                provider=provider,
+                http=http,
+                cached=await keys,
+                nonce=nonce,
+                client_secret=client_secret,
+                now=clock(),
+                http_timeout=http_timeout,
+            )
+            account = keep(tokens, check)
+        except LoopbackLoginError as exc:
+            server.finish(Outcome(error=exc))
+            raise
+        finally:
+            keys.cancel()
+        server.finish(Outcome(account=account))
+    return tokens
+
+
+async def _prefetch_keys(
+    provider: ProviderConfig,
+    http: aiohttp.ClientSession,
+    *,
+    now: float,
+    http_timeout: float,
+) -> ProviderKeys | None:
+    """The provider's keys when the login asks for OpenID; None on any failure,
+    which the ID-token check then meets and reports itself."""
+    if "openid" not in (provider.scope or "").split():
+        return None
+    # Created before the browser's task, this one would run first: yield once,
+    # so that the person is sent off before any of this work starts.
+    await asyncio.sleep(0)
+    try:
+        return await fetch_provider_keys(
+            http, provider, now=now, http_timeout=http_timeout
+        )
+    except DiscoveryError:
+        return None

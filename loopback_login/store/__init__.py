@@ -1,0 +1,7 @@
+"""The token cache: one private file per profile, the lock across processes, an
+in-memory twin, and reading a still-valid token.
+
+Rule: the standard library's core and ``loopback_login.errors`` only — no json,
+no aiohttp, no click — because the cached ``loopback-login token`` path runs on this
+package alone. Internal: import public names from the package root.
+"""
