@@ -226,6 +226,14 @@ def test_cached_token_path_spares_even_the_standard_library(
     assert "loopback_login.cli.fast" in extra
     for module in ("json", "re", "enum", "contextlib", "collections"):
         assert module not in extra, f"{module} imported on the cached path"
+    # The package boundary: the store, the entry point and its output, and the one
+    # error tree the store raises (itself the standard library's core alone).
+    ours = {m for m in extra if m.startswith("loopback_login")}
+    allowed = {"loopback_login", "loopback_login.cli", "loopback_login.cli.main",
+               "loopback_login.cli.fast", "loopback_login.cli.output",
+               "loopback_login.errors"}  # fmt: skip
+    outside = {m for m in ours - allowed if not m.startswith("loopback_login.store")}
+    assert not outside, f"the cached path imported {sorted(outside)}"
 
 
 def test_help_and_version(cli: Cli) -> None:
@@ -278,3 +286,22 @@ def test_parallel_token_login_runs_one_login(
     assert [p.returncode for p in procs] == [0] * 4, outputs
     assert len({out for out, _ in outputs}) == 1
     assert emu.call(lambda: emu.app[STATE].count("authorize")) == logins + 1  # type: ignore[index]
+
+
+def test_a_copied_entry_answers_to_its_new_name(
+    cli: Cli, threaded_emulator: EmulatorStarter
+) -> None:
+    """The profile's name is where its entry is stored: `default.json` copied to
+    `work.json` is the `work` profile, in `status` and `token --format json` alike."""
+    login(cli, threaded_emulator())
+    (cli.home / "work.json").write_bytes((cli.home / "default.json").read_bytes())
+    os.chmod(cli.home / "work.json", 0o600)
+    status = cli("status", "-p", "work")
+    assert status.returncode == 0, status.stderr
+    assert "work: valid" in status.stdout
+    assert "default" not in status.stdout
+    assert json.loads(cli("status", "--json", "-p", "work").stdout)["profile"] == "work"
+    assert (
+        json.loads(cli("token", "-p", "work", "--format", "json").stdout)["profile"]
+        == "work"
+    )
