@@ -294,7 +294,7 @@ def damaged_entries(draw: st.DrawFn) -> Any:
 def test_cache_loader_gives_an_entry_or_our_error(data: Any) -> None:
     """ProfileEntry.from_json turns any JSON into an entry or a LoopbackLoginError."""
     try:
-        entry = ProfileEntry.from_json(data)
+        entry = ProfileEntry.from_json(data, "default")
     except LoopbackLoginError:
         return
     assert isinstance(entry, ProfileEntry)
@@ -316,7 +316,7 @@ def test_a_loaded_entry_is_usable(data: Any) -> None:
     """An entry the loader accepts can be described and checked for expiry: a damaged
     field is caught when loading, not later as a crash in `status` or `token`."""
     try:
-        entry = ProfileEntry.from_json(data)
+        entry = ProfileEntry.from_json(data, "default")
     except Exception:  # what the loader raises is the test above's business
         return
     try:

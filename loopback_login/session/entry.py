@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from loopback_login.errors import CorruptEntryError
@@ -29,10 +29,11 @@ class ProfileEntry:
     identity: Mapping[str, Any] | None = None
     provider_keys: ProviderKeys | None = None
     dead: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
+            # Written for earlier versions, which require it; never read back: the
+            # name is where the entry is stored (a copied file is its new profile).
             "profile": self.profile,
             "settings": dict(self.settings),
             "tokens": self.tokens.to_json(),
@@ -45,10 +46,11 @@ class ProfileEntry:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ProfileEntry:
+    def from_json(cls, data: Mapping[str, Any], profile: str) -> ProfileEntry:
+        """The entry stored under ``profile``: the name comes from the store."""
         try:
             return cls(
-                profile=str(data["profile"]),
+                profile=profile,
                 settings=dict(data["settings"]),
                 tokens=TokenSet.from_json(data["tokens"]),
                 saved_at=float(data.get("saved_at") or 0.0),

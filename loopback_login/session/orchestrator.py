@@ -269,7 +269,7 @@ class LoginSession:
         if raw is None:
             return None
         try:
-            return ProfileEntry.from_json(raw)
+            return ProfileEntry.from_json(raw, self.profile)
         except CorruptEntryError as exc:
             if quiet:
                 self._store.set_aside(self.profile, str(exc))
