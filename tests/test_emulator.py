@@ -23,6 +23,7 @@ from emulator_helpers import (
 from joserfc import jwt
 from joserfc.jwk import KeySet, OctKey, RSAKey
 
+from loopback_login.clock import FrozenClock
 from loopback_login.emulator import (
     DEMO_CLIENT_ID,
     DEMO_CONFIDENTIAL_CLIENT_ID,
@@ -34,20 +35,6 @@ from loopback_login.emulator import (
     serve,
 )
 from loopback_login.errors import ConfigError
-
-
-class FrozenClock:
-    """A clock that stands still until a test moves it."""
-
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
 
 Start = Callable[..., Awaitable[Emu]]
 
