@@ -10,7 +10,9 @@ __all__ = ["aget_token", "get_token"]
 
 
 def _secret() -> str | None:
-    return os.environ.get("LOOPBACK_LOGIN_CLIENT_SECRET") or None
+    from loopback_login.environment import CLIENT_SECRET_ENV
+
+    return os.environ.get(CLIENT_SECRET_ENV) or None
 
 
 async def aget_token(

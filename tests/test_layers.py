@@ -16,7 +16,12 @@ PACKAGE = Path(__file__).resolve().parent.parent / "loopback_login"
 
 # Lower layers first; a module may import its own layer and those before it.
 LAYERS = ["core", "store", "protocol", "loopback", "session", "top"]
-CORE = {"loopback_login.errors", "loopback_login.clock", "loopback_login.templates"}
+CORE = {
+    "loopback_login.errors",
+    "loopback_login.environment",
+    "loopback_login.clock",
+    "loopback_login.templates",
+}
 TOP = {"loopback_login", "loopback_login.api", "loopback_login.__main__"}
 
 

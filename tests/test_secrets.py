@@ -46,6 +46,7 @@ from loopback_login.protocol.pkce import PkcePair
 from loopback_login.protocol.provider import ProviderConfig
 from loopback_login.protocol.token_client import TokenClient
 from loopback_login.protocol.tokens import TokenSet
+from loopback_login.protocol.wiring import Wiring
 from loopback_login.session.entry import ProfileEntry
 
 HERE = Path(__file__).parent
@@ -274,7 +275,7 @@ async def test_failed_token_requests_name_no_secret(
             client_auth=kw.get("auth"),  # type: ignore[arg-type]
         )  # fmt: skip
         # The emulator's clock: assertions must not look expired to it.
-        return TokenClient(config, http, clock=clock, timeout=5)
+        return TokenClient(config, Wiring(http, clock=clock, timeout=5))
 
     attempts = [
         client(DEMO_CLIENT_ID).exchange_code(

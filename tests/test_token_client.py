@@ -20,11 +20,15 @@ from loopback_login.errors import (
 )
 from loopback_login.protocol.provider import ProviderConfig
 from loopback_login.protocol.token_client import TokenClient
+from loopback_login.protocol.wiring import Wiring
 
 
-def client(url: str, http: aiohttp.ClientSession, **kwargs: float) -> TokenClient:
+def client(
+    url: str, http: aiohttp.ClientSession, *, timeout: float = 30.0
+) -> TokenClient:
     return TokenClient(
-        ProviderConfig(server=url, client_id=DEMO_CLIENT_ID), http, **kwargs
+        ProviderConfig(server=url, client_id=DEMO_CLIENT_ID),
+        Wiring(http, timeout=timeout),
     )
 
 
@@ -194,7 +198,7 @@ async def test_basic_auth_is_form_encoded(
         aiohttp_server, [web.json_response({"access_token": "a"})]
     )
     config = ProviderConfig(server=url, client_id="id:1", client_secret="s p&c")
-    await TokenClient(config, http).refresh("rt")
+    await TokenClient(config, Wiring(http)).refresh("rt")
     header = seen[0].headers["Authorization"]
     assert base64.b64decode(header.removeprefix("Basic ")).decode() == "id%3A1:s+p%26c"
     assert "client_id" not in seen[0].form

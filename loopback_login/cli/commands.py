@@ -36,7 +36,7 @@ from loopback_login.errors import (
 )
 from loopback_login.loopback.config import LoopbackConfig
 from loopback_login.protocol.token_client import DEFAULT_HTTP_TIMEOUT
-from loopback_login.session.entry import ProfileEntry, describe
+from loopback_login.session.entry import ProfileEntry, describe, load_entry
 from loopback_login.session.orchestrator import LoginSession
 from loopback_login.store.file_store import validate_profile_name
 
@@ -87,17 +87,15 @@ def login(profile: str, cache_dir: str | None, verbose: bool, **opts: Any) -> No
     profile = validate_profile_name(profile)
     secret = read_secret(opts.pop("client_secret_file"), opts.pop("client_secret"))
     try:
-        remembered = LoginSession(profile=profile, store=store).entry()
+        remembered = load_entry(store, profile)
     except CorruptEntryError as exc:
         # Logging in is the cure for a damaged entry: say what happened, go on.
         say(f"warning: {exc}")
         remembered = None
     provider = build_provider(opts, remembered, secret)
-    redirect_uris = opts["redirect_uri"] or tuple(
-        (remembered.settings.get("redirect_uris") or []) if remembered else []
-    )
+    # No --redirect-uri: the session takes the ones the profile remembers.
     loopback = LoopbackConfig(
-        redirect_uris=tuple(redirect_uris), timeout=opts["timeout"]
+        redirect_uris=opts["redirect_uri"], timeout=opts["timeout"]
     )
     from loopback_login.loopback.browser import NoBrowser
 
@@ -202,7 +200,7 @@ def status(
     now = time.time()
     rows = []
     for name in names:
-        entry = LoginSession(profile=name, store=store).entry()
+        entry = load_entry(store, name)
         if entry is not None:
             rows.append(describe(entry, now=now))
     if as_json:
@@ -234,7 +232,7 @@ def format_status(row: dict[str, Any], now: float) -> str:
         return f"{stamp} ({'in ' + _span(left) if left > 0 else _span(-left) + ' ago'})"
 
     identity = row["identity"] or {}
-    who = identity.get("name") or "-"
+    who = row["account"] or "-"
     if identity and not identity.get("signature_checked", True):
         who += " (ID token signature not checked: HS256 without a client secret)"
     lines = [

@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 import click
 
+from loopback_login.environment import CLIENT_SECRET_ENV as SECRET_ENV
+from loopback_login.environment import HOME_ENV, PROFILE_ENV
 from loopback_login.errors import ConfigError
 from loopback_login.session.entry import ProfileEntry, describe
 from loopback_login.store.file_store import FileTokenStore, default_store_dir
@@ -33,8 +35,6 @@ __all__ = [
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
-SECRET_ENV = "LOOPBACK_LOGIN_CLIENT_SECRET"
-
 
 def say(message: str) -> None:
     click.echo(message, err=True)
@@ -48,12 +48,12 @@ def common(func: F) -> F:
     """--profile, --cache-dir and --verbose, on every command that reads the cache."""
     options = [
         click.option(
-            "--profile", "-p", envvar="LOOPBACK_LOGIN_PROFILE", default="default",
-            show_default=True, help="Which saved session [env LOOPBACK_LOGIN_PROFILE].",
+            "--profile", "-p", envvar=PROFILE_ENV, default="default",
+            show_default=True, help=f"Which saved session [env {PROFILE_ENV}].",
         ),
         click.option(
-            "--cache-dir", envvar="LOOPBACK_LOGIN_HOME", type=click.Path(file_okay=False),
-            help="Where sessions are kept [env LOOPBACK_LOGIN_HOME; default: the user "
+            "--cache-dir", envvar=HOME_ENV, type=click.Path(file_okay=False),
+            help=f"Where sessions are kept [env {HOME_ENV}; default: the user "
             "state folder].",
         ),
         click.option("--verbose", "-v", is_flag=True, help="Log each step on stderr."),
@@ -126,9 +126,7 @@ def setup(verbose: bool, cache_dir: str | None) -> FileTokenStore:
 
 def summary(entry: ProfileEntry) -> str:
     status = describe(entry, now=time.time())
-    who = (status["identity"] or {}).get("name") or (
-        f"extension {status['owner_id']}" if status["owner_id"] else "your account"
-    )
+    who = status["account"] or "your account"
     refresh = (
         "with a refresh token" if status["has_refresh_token"] else "no refresh token"
     )

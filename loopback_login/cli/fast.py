@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 
+from loopback_login.environment import PROFILE_ENV
 from loopback_login.store.quickjson import dumps_flat
 from loopback_login.store.valid import read_valid_token
 
@@ -50,9 +51,7 @@ def try_cached_token(
     options = _parse(args)
     if options is None:
         return None
-    profile = (
-        options.get("profile") or environ.get("LOOPBACK_LOGIN_PROFILE") or "default"
-    )
+    profile = options.get("profile") or environ.get(PROFILE_ENV) or "default"
     fmt = options.get("format", "token")
     if fmt not in FORMATS:
         return None

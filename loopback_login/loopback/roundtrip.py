@@ -8,15 +8,17 @@ valid answer wins.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 from loopback_login.errors import AuthorizationError, StateMismatchError
 from loopback_login.loopback.browser import BrowserOpener
 from loopback_login.loopback.server import LoopbackServer
+from loopback_login.protocol.wiring import Notify
 
-__all__ = ["Notify", "await_callback"]
+__all__ = ["PastedLines", "await_callback"]
 
-Notify = Callable[[str], None]
+# Lines a person types while the login waits (the URL their browser ended on).
+PastedLines = AsyncIterator[str]
 
 
 async def await_callback(
@@ -25,7 +27,7 @@ async def await_callback(
     *,
     opener: BrowserOpener,
     notify: Notify,
-    pasted: AsyncIterator[str] | None = None,
+    pasted: PastedLines | None = None,
     reminder_after: float | None = None,
 ) -> str:
     """Open ``url`` in the browser and return the callback's ``code``.
@@ -58,7 +60,7 @@ async def await_callback(
 
 
 async def _accept_pasted(
-    server: LoopbackServer, lines: AsyncIterator[str], notify: Notify
+    server: LoopbackServer, lines: PastedLines, notify: Notify
 ) -> None:
     """Take the redirect URL pasted by a person whose browser is elsewhere."""
     async for line in lines:

@@ -13,6 +13,7 @@ import functools
 import warnings
 from urllib.parse import quote_plus
 
+from loopback_login.environment import CLIENT_SECRET_ENV
 from loopback_login.errors import ConfigError
 from loopback_login.protocol.provider import ProviderConfig
 
@@ -23,8 +24,7 @@ ASSERTION_LIFETIME = 300
 """Seconds an assertion stays valid: long enough for clock skew, short for replay."""
 
 _SECRET_HINT = (
-    "set LOOPBACK_LOGIN_CLIENT_SECRET or pass --client-secret-file with the app's "
-    "Client Secret"
+    f"set {CLIENT_SECRET_ENV} or pass --client-secret-file with the app's Client Secret"
 )
 
 

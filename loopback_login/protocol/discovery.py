@@ -19,6 +19,7 @@ from joserfc.jwk import KeySet
 
 from loopback_login.errors import DiscoveryError
 from loopback_login.protocol.provider import ProviderConfig
+from loopback_login.protocol.wiring import Wiring
 
 __all__ = ["KEYS_TTL", "ProviderKeys", "fetch_provider_keys"]
 
@@ -71,15 +72,13 @@ class ProviderKeys:
             return None  # a damaged copy costs only a refetch
 
 
-async def _get_json(
-    http: aiohttp.ClientSession, url: str, http_timeout: float
-) -> dict[str, Any] | None:
+async def _get_json(wiring: Wiring, url: str) -> dict[str, Any] | None:
     """GET ``url`` as JSON; ``None`` for a 404 (nothing published there)."""
     try:
-        async with http.get(
+        async with wiring.http.get(
             url,
             headers={"Accept": "application/json"},
-            timeout=aiohttp.ClientTimeout(total=http_timeout),
+            timeout=wiring.request_timeout(),
         ) as response:
             if response.status == 404:
                 return None
@@ -96,22 +95,17 @@ async def _get_json(
     return body
 
 
-async def fetch_provider_keys(
-    http: aiohttp.ClientSession,
-    config: ProviderConfig,
-    *,
-    now: float,
-    http_timeout: float,
-) -> ProviderKeys:
+async def fetch_provider_keys(wiring: Wiring, config: ProviderConfig) -> ProviderKeys:
     """Discovery (when published), then the JWKS.
 
     The discovery document's ``issuer`` must be the one we expect (OpenID Discovery
     §4.3), or a mix-up could pass another server's tokens as this one's.
     """
+    now = wiring.clock()
     issuer = config.expected_issuer
     jwks_uri = config.jwks_uri
     if jwks_uri is None:
-        metadata = await _get_json(http, config.discovery_url, http_timeout)
+        metadata = await _get_json(wiring, config.discovery_url)
         if metadata is not None:
             published = str(metadata.get("issuer", "")).rstrip("/")
             if published != issuer:
@@ -122,7 +116,7 @@ async def fetch_provider_keys(
                 )
             jwks_uri = metadata.get("jwks_uri")
         jwks_uri = jwks_uri or f"{config.server}/restapi/oauth/jwks"
-    jwks = await _get_json(http, str(jwks_uri), http_timeout)
+    jwks = await _get_json(wiring, str(jwks_uri))
     if jwks is None or not isinstance(jwks.get("keys"), list):
         raise DiscoveryError(
             f"no JWKS at {jwks_uri}", hint="pass --jwks-uri with the provider's key set"

@@ -29,6 +29,7 @@ from joserfc import jwt
 from joserfc.errors import BadSignatureError, ExpiredTokenError, JoseError
 from joserfc.jwk import Key, KeySet, OctKey
 
+from loopback_login.environment import CLIENT_SECRET_ENV
 from loopback_login.errors import IDTokenError, NonceMismatchError
 
 __all__ = [
@@ -164,7 +165,7 @@ def _verify(
             warnings.simplefilter("ignore")  # a short secret is the server's choice
             candidates: list[Key] = [OctKey.import_key(client_secret)]
         cause = "a wrong client secret"
-        hint = "check LOOPBACK_LOGIN_CLIENT_SECRET or --client-secret-file"
+        hint = f"check {CLIENT_SECRET_ENV} or --client-secret-file"
     else:
         candidates = _candidates(keys, header, alg)
         cause = "a token not issued by this server, or keys that changed"

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
-
-import aiohttp
 
 from loopback_login.protocol.discovery import ProviderKeys, fetch_provider_keys
 from loopback_login.protocol.id_token import (
@@ -17,6 +14,8 @@ from loopback_login.protocol.id_token import (
     validate_id_token,
 )
 from loopback_login.protocol.provider import ProviderConfig
+from loopback_login.protocol.urls import is_loopback_url
+from loopback_login.protocol.wiring import Wiring
 
 __all__ = ["IdentityCheck", "check_id_token"]
 
@@ -33,28 +32,24 @@ async def check_id_token(
     id_token: str | None,
     *,
     provider: ProviderConfig,
-    http: aiohttp.ClientSession,
+    wiring: Wiring,
     cached: ProviderKeys | None,
     nonce: str | None,
-    client_secret: str | None,
-    now: float,
-    http_timeout: float,
 ) -> IdentityCheck:
     """Validate ``id_token`` if there is one (OIDC Core §3.1.3.7).
 
-    HS256 needs no keys: it is checked with the client secret, or trusted to the
-    transport. Otherwise the JWKS comes from the cache while fresh, and is fetched
+    HS256 needs no keys: it is checked with the provider's client secret, or
+    trusted to the transport. Otherwise the JWKS comes from the cache while fresh, and is fetched
     again once when no key fits, since the provider may have rotated its keys.
     """
     if id_token is None:
         return IdentityCheck(cached, None)
+    now = wiring.clock()
     keys = cached if cached is not None and cached.is_fresh(now) else None
     needs_keys = token_algorithm(id_token) != "HS256"
     for attempt in (1, 2):
         if keys is None and needs_keys:
-            keys = await fetch_provider_keys(
-                http, provider, now=now, http_timeout=http_timeout
-            )
+            keys = await fetch_provider_keys(wiring, provider)
         try:
             identity = validate_id_token(
                 id_token,
@@ -63,7 +58,7 @@ async def check_id_token(
                 client_id=provider.client_id,
                 now=now,
                 nonce=nonce,
-                client_secret=client_secret,
+                client_secret=provider.client_secret,
                 trust_transport=_over_tls(provider.token_endpoint),
             )
         except UnknownKeyError:
@@ -77,12 +72,7 @@ async def check_id_token(
 
 def _over_tls(url: str) -> bool:
     """HTTPS, or the loopback emulator (nothing crosses a network)."""
-    parts = urlsplit(url)
-    return parts.scheme == "https" or parts.hostname in (
-        "127.0.0.1",
-        "::1",
-        "localhost",
-    )
+    return url.startswith("https://") or is_loopback_url(url)
 
 
 def _record(identity: Identity) -> dict[str, Any]:

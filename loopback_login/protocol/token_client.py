@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from loopback_login.clock import Clock, system_clock
+from loopback_login.environment import CLIENT_SECRET_ENV
 from loopback_login.errors import (
     InvalidGrantError,
     NetworkError,
@@ -25,12 +25,12 @@ from loopback_login.errors import (
 from loopback_login.protocol.client_auth import client_auth
 from loopback_login.protocol.provider import ProviderConfig
 from loopback_login.protocol.tokens import TokenSet
+from loopback_login.protocol.wiring import DEFAULT_HTTP_TIMEOUT, Wiring
 
 __all__ = ["DEFAULT_HTTP_TIMEOUT", "TokenClient"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_HTTP_TIMEOUT = 30.0
 MAX_RETRY_AFTER = 10.0
 """The longest ``Retry-After`` we wait out, once. RingCentral's auth endpoints allow
 five requests a minute and restart the penalty on each request made during it, so a
@@ -45,16 +45,12 @@ class TokenClient:
     def __init__(
         self,
         config: ProviderConfig,
-        http: aiohttp.ClientSession,
+        wiring: Wiring,
         *,
-        clock: Clock = system_clock,
-        timeout: float = DEFAULT_HTTP_TIMEOUT,
         max_retry_after: float = MAX_RETRY_AFTER,
     ) -> None:
         self._config = config
-        self._http = http
-        self._clock = clock
-        self._timeout = timeout
+        self._wiring = wiring
         self._max_retry_after = max_retry_after
 
     async def exchange_code(
@@ -69,7 +65,7 @@ class TokenClient:
             **self._config.token_params,
         }
         body = await self._post(self._config.token_endpoint, form, "token")
-        return TokenSet.from_response(body, now=self._clock())
+        return TokenSet.from_response(body, now=self._wiring.clock())
 
     async def refresh(self, refresh_token: str) -> TokenSet:
         """``grant_type=refresh_token`` (RFC 6749 §6). RingCentral rotates the token."""
@@ -79,7 +75,7 @@ class TokenClient:
             **self._config.token_params,
         }
         body = await self._post(self._config.token_endpoint, form, "token")
-        return TokenSet.from_response(body, now=self._clock())
+        return TokenSet.from_response(body, now=self._wiring.clock())
 
     async def revoke(self, token: str) -> None:
         """RFC 7009; at RingCentral this ends the whole session the token belongs to."""
@@ -104,17 +100,17 @@ class TokenClient:
         self, url: str, form: Mapping[str, str], endpoint: str
     ) -> dict[str, Any]:
         # Assertions are single-use: a retry must sign a new one.
-        headers, auth_fields = client_auth(self._config, url, now=self._clock())
+        headers, auth_fields = client_auth(self._config, url, now=self._wiring.clock())
         headers["Accept"] = "application/json"
         data = {**form, **auth_fields}
         logger.debug("POST %s (grant_type=%s)", url, form.get("grant_type", "-"))
         try:
-            async with self._http.post(
+            async with self._wiring.http.post(
                 url,
                 data=data,
                 headers=headers,
                 allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=self._timeout),
+                timeout=self._wiring.request_timeout(),
             ) as response:
                 raw = await _read_limited(response, endpoint)
                 status = response.status
@@ -122,7 +118,7 @@ class TokenClient:
                 retry_after = response.headers.get("Retry-After")
         except TimeoutError as exc:
             raise NetworkError(
-                f"the {endpoint} endpoint did not answer within {self._timeout:g} s",
+                f"the {endpoint} endpoint did not answer within {self._wiring.timeout:g} s",
                 hint="check the network, or allow more time with --http-timeout",
             ) from exc
         except aiohttp.ClientConnectorError as exc:
@@ -237,7 +233,7 @@ def _hint(error: str, status: int) -> str:
     if error == "invalid_client":
         return (
             "check --client-id and --client-auth, and the client secret "
-            "(LOOPBACK_LOGIN_CLIENT_SECRET or --client-secret-file) or --private-key"
+            f"({CLIENT_SECRET_ENV} or --client-secret-file) or --private-key"
         )
     if error == "unauthorized_client":
         return "the app may not use this grant; enable 3-legged OAuth in its settings"

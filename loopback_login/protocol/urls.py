@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from loopback_login.errors import ConfigError
 
-__all__ = ["LOOPBACK_NAMES", "SERVER_ALIASES", "resolve_server"]
+__all__ = ["LOOPBACK_NAMES", "SERVER_ALIASES", "is_loopback_url", "resolve_server"]
 
 SERVER_ALIASES: Mapping[str, str] = {
     "production": "https://platform.ringcentral.com",
@@ -20,7 +20,13 @@ SERVER_ALIASES: Mapping[str, str] = {
     "biz": "https://platform.ringcentral.biz",
 }
 
+# The names that never leave this machine; "localhost" resolves to both literals.
 LOOPBACK_NAMES = ("127.0.0.1", "::1", "localhost")
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether ``url``'s host is this machine, so nothing it carries crosses a network."""
+    return urlsplit(url).hostname in LOOPBACK_NAMES
 
 
 def resolve_server(server: str) -> str:

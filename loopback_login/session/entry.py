@@ -1,4 +1,5 @@
-"""What one profile's cache entry holds, and how it reads as a status. Pure."""
+"""What one profile's cache entry holds, how it is read from the store, and how it
+reads as a status."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from typing import Any
 from loopback_login.errors import CorruptEntryError
 from loopback_login.protocol.discovery import ProviderKeys
 from loopback_login.protocol.tokens import TokenSet
+from loopback_login.store.file_store import TokenStore
 
-__all__ = ["ProfileEntry", "describe"]
+__all__ = ["ProfileEntry", "describe", "load_entry"]
 
 
 @dataclass(frozen=True, repr=False)
@@ -64,6 +66,17 @@ class ProfileEntry:
     def mark_dead(self, reason: str) -> ProfileEntry:
         return replace(self, dead=reason)
 
+    @property
+    def account(self) -> str | None:
+        """Who signed in, as a person would name them: the ID token's name, else
+        the extension the token belongs to."""
+        name = (self.identity or {}).get("name")
+        if name:
+            return str(name)
+        if self.tokens.owner_id:
+            return f"extension {self.tokens.owner_id}"
+        return None
+
     def __repr__(self) -> str:
         return f"ProfileEntry(profile={self.profile!r}, tokens={self.tokens!r})"
 
@@ -72,6 +85,31 @@ def _mapping_or_none(value: Any) -> Mapping[str, Any] | None:
     if value is None or isinstance(value, Mapping):
         return value
     raise TypeError("identity is not an object")
+
+
+def load_entry(
+    store: TokenStore, profile: str, *, quiet: bool = False
+) -> ProfileEntry | None:
+    """``profile``'s entry, dead or alive, or None if there is none.
+
+    A damaged entry is moved aside and CorruptEntryError raised, saying where it
+    went; with ``quiet`` (a login, which is the cure) it only counts as none.
+    """
+    try:
+        raw = store.load(profile)
+    except CorruptEntryError:
+        if quiet:  # moved aside already
+            return None
+        raise
+    if raw is None:
+        return None
+    try:
+        return ProfileEntry.from_json(raw, profile)
+    except CorruptEntryError as exc:
+        aside = store.set_aside(profile, str(exc))
+        if quiet:
+            return None
+        raise aside from exc
 
 
 def describe(entry: ProfileEntry, *, now: float) -> dict[str, Any]:
@@ -102,5 +140,6 @@ def describe(entry: ProfileEntry, *, now: float) -> dict[str, Any]:
         "refresh_expires_at": tokens.refresh_token_expires_at,
         "has_refresh_token": tokens.refresh_token is not None,
         "identity": identity or None,
+        "account": entry.account,
         "dead": entry.dead,
     }

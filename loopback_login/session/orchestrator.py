@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import logging
 from collections.abc import AsyncIterator
 from types import TracebackType
 
@@ -18,19 +17,18 @@ import aiohttp
 from loopback_login.clock import Clock, system_clock
 from loopback_login.errors import (
     ConfigError,
-    CorruptEntryError,
     LoopbackLoginError,
     NotLoggedInError,
     login_hint,
 )
 from loopback_login.loopback.browser import BrowserOpener, SystemBrowser
 from loopback_login.loopback.config import LoopbackConfig
-from loopback_login.loopback.roundtrip import Notify
-from loopback_login.protocol.oidc import IdentityCheck, check_id_token
+from loopback_login.loopback.roundtrip import PastedLines
 from loopback_login.protocol.provider import ProviderConfig
-from loopback_login.protocol.token_client import DEFAULT_HTTP_TIMEOUT, TokenClient
+from loopback_login.protocol.token_client import TokenClient
 from loopback_login.protocol.tokens import TokenSet
-from loopback_login.session.entry import ProfileEntry
+from loopback_login.protocol.wiring import DEFAULT_HTTP_TIMEOUT, Notify, Wiring
+from loopback_login.session.entry import ProfileEntry, load_entry
 from loopback_login.session.refresh import refresh_entry
 from loopback_login.session.signin import sign_in
 from loopback_login.store.file_store import (
@@ -41,8 +39,6 @@ from loopback_login.store.file_store import (
 )
 
 __all__ = ["LoginSession"]
-
-logger = logging.getLogger(__name__)
 
 
 class LoginSession:
@@ -68,25 +64,21 @@ class LoginSession:
         client_secret: str | None = None,
         http_timeout: float = DEFAULT_HTTP_TIMEOUT,
         notify: Notify | None = None,
-        pasted: AsyncIterator[str] | None = None,
+        pasted: PastedLines | None = None,
     ) -> None:
         self.profile = validate_profile_name(profile)
-        self._provider = provider
+        # The secret is folded into the provider here, once; a provider read back
+        # from the profile gets it in _provider_for (the profile never holds it).
+        if client_secret is None and provider is not None:
+            client_secret = provider.client_secret
+        self._secret = client_secret
+        self._provider = provider.with_secret(client_secret) if provider else None
         self._loopback = loopback or LoopbackConfig()
         self._store = (
             store if store is not None else FileTokenStore(default_store_dir())
         )
         self._opener = opener or SystemBrowser()
-        self._http = http
-        self._own_http = http is None
-        self._clock = clock
-        self._secret = (
-            client_secret
-            if client_secret is not None
-            else (provider.client_secret if provider else None)
-        )
-        self._http_timeout = http_timeout
-        self._notify = notify or (lambda message: logger.info("%s", message))
+        self._wiring = Wiring(http, clock=clock, timeout=http_timeout, notify=notify)
         self._pasted = pasted
         self._busy = asyncio.Lock()
 
@@ -103,9 +95,7 @@ class LoginSession:
 
     async def aclose(self) -> None:
         """Close the HTTP session if we made it."""
-        if self._own_http and self._http is not None:
-            await self._http.close()
-            self._http = None
+        await self._wiring.aclose()
 
     # -- the three use cases -------------------------------------------------
 
@@ -165,8 +155,9 @@ class LoginSession:
                 return False
             if not local and not entry.dead:
                 tokens = entry.tokens
-                client = self._client(self._provider_for(entry))
-                await client.revoke(tokens.refresh_token or tokens.access_token)
+                await TokenClient(self._provider_for(entry), self._wiring).revoke(
+                    tokens.refresh_token or tokens.access_token
+                )
             self._store.delete(self.profile)
             return True
 
@@ -179,51 +170,25 @@ class LoginSession:
     async def _login_locked(self) -> TokenSet:
         previous = self._load(quiet=True)
         provider, loopback = self._login_settings(previous)
-
-        def keep(tokens: TokenSet, check: IdentityCheck) -> str | None:
-            entry = self._new_entry(provider, loopback, tokens, check)
-            self._store.save(self.profile, entry.to_json())
-            return _account(entry)
-
-        tokens = await sign_in(
-            self._with_secret(provider),
+        entry = await sign_in(
+            provider,
             loopback,
-            keep=keep,
-            http=self._session(),
+            profile=self.profile,
+            store=self._store,
+            wiring=self._wiring,
             opener=self._opener,
-            notify=self._notify,
-            clock=self._clock,
-            http_timeout=self._http_timeout,
-            client_secret=self._secret,
             pasted=self._pasted,
         )
         if previous is not None and not previous.dead:
             await self._revoke_replaced(previous, provider)
-        return tokens
+        return entry.tokens
 
     async def _refresh_locked(self, entry: ProfileEntry) -> TokenSet:
-        provider = self._provider_for(entry)
-
-        async def check(tokens: TokenSet) -> IdentityCheck:
-            return await check_id_token(
-                tokens.id_token,
-                provider=provider,
-                http=self._session(),
-                cached=entry.provider_keys,
-                nonce=None,
-                client_secret=self._secret,
-                now=self._clock(),
-                http_timeout=self._http_timeout,
-            )
-
         return await refresh_entry(
             entry,
-            profile=self.profile,
+            provider=self._provider_for(entry),
             store=self._store,
-            client=self._client(provider),
-            check=check,
-            clock=self._clock,
-            notify=self._notify,
+            wiring=self._wiring,
         )
 
     async def _revoke_replaced(
@@ -237,14 +202,11 @@ class LoginSession:
             old_provider = ProviderConfig.from_profile(
                 old.settings, client_secret=secret
             )
-            await TokenClient(
-                old_provider,
-                self._session(),
-                clock=self._clock,
-                timeout=self._http_timeout,
-            ).revoke(token)
+            await TokenClient(old_provider, self._wiring).revoke(token)
         except LoopbackLoginError as exc:
-            self._notify(f"warning: the replaced session could not be revoked: {exc}")
+            self._wiring.notify(
+                f"warning: the replaced session could not be revoked: {exc}"
+            )
 
     # -- plumbing ----------------------------------------------------------------
 
@@ -260,24 +222,10 @@ class LoginSession:
             lock.__exit__(None, None, None)
 
     def _load(self, *, quiet: bool = False) -> ProfileEntry | None:
-        try:
-            raw = self._store.load(self.profile)
-        except CorruptEntryError:
-            if quiet:  # moved aside already; a new login is the cure
-                return None
-            raise
-        if raw is None:
-            return None
-        try:
-            return ProfileEntry.from_json(raw, self.profile)
-        except CorruptEntryError as exc:
-            if quiet:
-                self._store.set_aside(self.profile, str(exc))
-                return None
-            raise self._store.set_aside(self.profile, str(exc)) from exc
+        return load_entry(self._store, self.profile, quiet=quiet)
 
     def _stale(self, entry: ProfileEntry, min_valid: float | None) -> bool:
-        return entry.tokens.needs_refresh(now=self._clock(), min_valid=min_valid)
+        return entry.tokens.needs_refresh(now=self._wiring.clock(), min_valid=min_valid)
 
     def _login_settings(
         self, previous: ProfileEntry | None
@@ -301,45 +249,3 @@ class LoginSession:
         if self._provider is not None:
             return self._provider
         return ProviderConfig.from_profile(entry.settings, client_secret=self._secret)
-
-    def _new_entry(
-        self,
-        provider: ProviderConfig,
-        loopback: LoopbackConfig,
-        tokens: TokenSet,
-        check: IdentityCheck,
-    ) -> ProfileEntry:
-        settings = provider.to_profile()
-        settings["redirect_uris"] = list(loopback.redirect_uris)
-        return ProfileEntry(
-            profile=self.profile,
-            settings=settings,
-            tokens=tokens,
-            saved_at=self._clock(),
-            identity=check.identity,
-            provider_keys=check.keys,
-        )
-
-    def _session(self) -> aiohttp.ClientSession:
-        if self._http is None:
-            self._http = aiohttp.ClientSession()
-        return self._http
-
-    def _with_secret(self, provider: ProviderConfig) -> ProviderConfig:
-        if self._secret and not provider.client_secret:
-            return provider.with_secret(self._secret)
-        return provider
-
-    def _client(self, provider: ProviderConfig) -> TokenClient:
-        provider = self._with_secret(provider)
-        return TokenClient(
-            provider, self._session(), clock=self._clock, timeout=self._http_timeout
-        )
-
-
-def _account(entry: ProfileEntry) -> str | None:
-    if entry.identity:
-        return str(entry.identity.get("name"))
-    if entry.tokens.owner_id:
-        return f"extension {entry.tokens.owner_id}"
-    return None

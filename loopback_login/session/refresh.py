@@ -8,9 +8,7 @@ spent, nothing (not even a bad ID token) keeps the new tokens from being saved.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable
 
-from loopback_login.clock import Clock
 from loopback_login.errors import (
     DiscoveryError,
     IDTokenError,
@@ -23,10 +21,11 @@ from loopback_login.errors import (
     TokenStoreError,
     login_hint,
 )
-from loopback_login.loopback.roundtrip import Notify
-from loopback_login.protocol.oidc import IdentityCheck
+from loopback_login.protocol.oidc import IdentityCheck, check_id_token
+from loopback_login.protocol.provider import ProviderConfig
 from loopback_login.protocol.token_client import TokenClient
 from loopback_login.protocol.tokens import TokenSet
+from loopback_login.protocol.wiring import Wiring
 from loopback_login.session.entry import ProfileEntry
 from loopback_login.store.file_store import TokenStore
 
@@ -36,21 +35,17 @@ __all__ = ["refresh_entry"]
 async def refresh_entry(
     entry: ProfileEntry,
     *,
-    profile: str,
+    provider: ProviderConfig,
     store: TokenStore,
-    client: TokenClient,
-    check: Callable[[TokenSet], Awaitable[IdentityCheck]],
-    clock: Clock,
-    notify: Notify,
+    wiring: Wiring,
 ) -> TokenSet:
-    """Refresh ``entry``'s tokens and save them as ``profile``'s; ``check``
-    verifies an ID token.
+    """Refresh ``entry``'s tokens at ``provider`` and save them in its place.
 
     Raises SessionExpiredError (the session is over: log in again),
     NotLoggedInError (no refresh token), or the failure of the refresh when the
     cached token has expired; inside the margin the cached token is returned.
     """
-    tokens, now = entry.tokens, clock()
+    profile, tokens, now = entry.profile, entry.tokens, wiring.clock()
     if entry.dead:
         raise SessionExpiredError(
             f"the session of profile {profile!r} has ended ({entry.dead})",
@@ -73,9 +68,9 @@ async def refresh_entry(
     try:
         store.check_writable(profile)
     except TokenStoreError as exc:
-        return _stale_or_raise(tokens, exc, clock=clock, notify=notify)
+        return _stale_or_raise(tokens, exc, wiring)
     try:
-        fresh = await client.refresh(tokens.refresh_token)
+        fresh = await TokenClient(provider, wiring).refresh(tokens.refresh_token)
     except InvalidGrantError as exc:
         reason = exc.error_description or exc.error
         store.save(profile, entry.mark_dead(reason).to_json())
@@ -84,15 +79,21 @@ async def refresh_entry(
             hint=login_hint(profile),
         ) from exc
     except (NetworkError, TokenEndpointError) as exc:
-        return _stale_or_raise(tokens, exc, clock=clock, notify=notify)
+        return _stale_or_raise(tokens, exc, wiring)
     if fresh.refresh_token is None:  # RFC 6749 §6: the old one stays valid
         fresh = _keep_refresh_token(fresh, tokens)
     try:
-        identity = await check(fresh)
+        identity = await check_id_token(
+            fresh.id_token,
+            provider=provider,
+            wiring=wiring,
+            cached=entry.provider_keys,
+            nonce=None,
+        )
     except (IDTokenError, DiscoveryError) as exc:
         # The old refresh token is spent: losing the new one would end the
         # session. Keep the tokens, drop the ID token, keep the login's identity.
-        notify(f"warning: the refreshed ID token was not accepted: {exc}")
+        wiring.notify(f"warning: the refreshed ID token was not accepted: {exc}")
         fresh = dataclasses.replace(fresh, id_token=None)
         identity = IdentityCheck(entry.provider_keys, None)
     store.save(
@@ -101,7 +102,7 @@ async def refresh_entry(
             profile=profile,
             settings=entry.settings,
             tokens=fresh,
-            saved_at=clock(),
+            saved_at=wiring.clock(),
             identity=identity.identity or entry.identity,
             provider_keys=identity.keys or entry.provider_keys,
         ).to_json(),
@@ -110,12 +111,12 @@ async def refresh_entry(
 
 
 def _stale_or_raise(
-    tokens: TokenSet, exc: LoopbackLoginError, *, clock: Clock, notify: Notify
+    tokens: TokenSet, exc: LoopbackLoginError, wiring: Wiring
 ) -> TokenSet:
     """Inside the margin the cached token still works: use it, and say why."""
-    if tokens.is_expired(now=clock()):
+    if tokens.is_expired(now=wiring.clock()):
         raise exc
-    notify(f"warning: could not refresh ({exc}); using the cached token")
+    wiring.notify(f"warning: could not refresh ({exc}); using the cached token")
     return tokens
 
 

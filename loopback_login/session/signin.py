@@ -1,22 +1,18 @@
 """One browser sign-in: the loopback server, the authorize request, the person's
-round trip, the code exchange and the ID-token check.
+round trip, the code exchange, the ID-token check, and saving the new session.
 
-The caller keeps the result (``keep``) before the browser is told that it worked,
-so the page never claims a sign-in that was not saved.
+The session is saved before the browser is told that it worked, so the page never
+claims a sign-in that was not kept.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
 
-import aiohttp
-
-from loopback_login.clock import Clock
 from loopback_login.errors import DiscoveryError, LoopbackLoginError
 from loopback_login.loopback.browser import BrowserOpener
 from loopback_login.loopback.config import LoopbackConfig
-from loopback_login.loopback.roundtrip import Notify, await_callback
+from loopback_login.loopback.roundtrip import PastedLines, await_callback
 from loopback_login.loopback.server import LoopbackServer, Outcome
 from loopback_login.protocol.authorize import (
     build_authorization_params,
@@ -24,34 +20,33 @@ from loopback_login.protocol.authorize import (
 )
 from loopback_login.protocol.client_auth import client_auth
 from loopback_login.protocol.discovery import ProviderKeys, fetch_provider_keys
-from loopback_login.protocol.oidc import IdentityCheck, check_id_token
+from loopback_login.protocol.oidc import check_id_token
 from loopback_login.protocol.pkce import PkcePair, new_nonce, new_state
 from loopback_login.protocol.provider import ProviderConfig
 from loopback_login.protocol.token_client import TokenClient
-from loopback_login.protocol.tokens import TokenSet
+from loopback_login.protocol.wiring import Wiring
+from loopback_login.session.entry import ProfileEntry
+from loopback_login.store.file_store import TokenStore
 
-__all__ = ["Keep", "sign_in"]
-
-# Saves what the sign-in got; returns the account to name on the browser's page.
-Keep = Callable[[TokenSet, IdentityCheck], "str | None"]
+__all__ = ["sign_in"]
 
 
 async def sign_in(
     provider: ProviderConfig,
     loopback: LoopbackConfig,
     *,
-    keep: Keep,
-    http: aiohttp.ClientSession,
+    profile: str,
+    store: TokenStore,
+    wiring: Wiring,
     opener: BrowserOpener,
-    notify: Notify,
-    clock: Clock,
-    http_timeout: float,
-    client_secret: str | None = None,
-    pasted: AsyncIterator[str] | None = None,
-) -> TokenSet:
-    """Sign in with the browser; ``provider`` carries the secret, if any."""
+    pasted: PastedLines | None = None,
+) -> ProfileEntry:
+    """Sign in with the browser and save the session as ``profile``'s entry.
+
+    ``provider`` carries the client secret, if the app has one.
+    """
     # A missing secret or unreadable key must show before the person signs in.
-    client_auth(provider, provider.token_endpoint, now=clock())
+    client_auth(provider, provider.token_endpoint, now=wiring.clock())
     state, nonce = new_state(), new_nonce()
     pkce = PkcePair.generate(provider.pkce_method)
     async with LoopbackServer(
@@ -70,51 +65,51 @@ async def sign_in(
         else:
             server.authorize_with_post(provider.authorization_endpoint, params)
             url = server.start_url
-        notify(f"To sign in, open this URL in your browser:\n\n    {url}\n")
+        wiring.notify(f"To sign in, open this URL in your browser:\n\n    {url}\n")
         # The provider's keys do not depend on the code: fetch them while the
         # person is in the browser, not after.
-        keys = asyncio.create_task(
-            _prefetch_keys(provider, http, now=clock(), http_timeout=http_timeout)
-        )
+        keys = asyncio.create_task(_prefetch_keys(provider, wiring))
         try:
             code = await await_callback(
                 server,
                 url,
                 opener=opener,
-                notify=notify,
+                notify=wiring.notify,
                 pasted=pasted,
                 reminder_after=loopback.reminder_after,
             )
-            client = TokenClient(provider, http, clock=clock, timeout=http_timeout)
-            tokens = await client.exchange_code(
+            tokens = await TokenClient(provider, wiring).exchange_code(
                 code, redirect_uri=server.redirect_uri, code_verifier=pkce.code_verifier
             )
             check = await check_id_token(
                 tokens.id_token,
                 provider=provider,
-                http=http,
+                wiring=wiring,
                 cached=await keys,
                 nonce=nonce,
-                client_secret=client_secret,
-                now=clock(),
-                http_timeout=http_timeout,
             )
-            account = keep(tokens, check)
+            settings = provider.to_profile()
+            settings["redirect_uris"] = list(loopback.redirect_uris)
+            entry = ProfileEntry(
+                profile=profile,
+                settings=settings,
+                tokens=tokens,
+                saved_at=wiring.clock(),
+                identity=check.identity,
+                provider_keys=check.keys,
+            )
+            store.save(profile, entry.to_json())
         except LoopbackLoginError as exc:
             server.finish(Outcome(error=exc))
             raise
         finally:
             keys.cancel()
-        server.finish(Outcome(account=account))
-    return tokens
+        server.finish(Outcome(account=entry.account))
+    return entry
 
 
 async def _prefetch_keys(
-    provider: ProviderConfig,
-    http: aiohttp.ClientSession,
-    *,
-    now: float,
-    http_timeout: float,
+    provider: ProviderConfig, wiring: Wiring
 ) -> ProviderKeys | None:
     """The provider's keys when the login asks for OpenID; None on any failure,
     which the ID-token check then meets and reports itself."""
@@ -124,8 +119,6 @@ async def _prefetch_keys(
     # so that the person is sent off before any of this work starts.
     await asyncio.sleep(0)
     try:
-        return await fetch_provider_keys(
-            http, provider, now=now, http_timeout=http_timeout
-        )
+        return await fetch_provider_keys(wiring, provider)
     except DiscoveryError:
         return None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 
+from loopback_login.environment import HOME_ENV
 from loopback_login.errors import (
     ConfigError,
     CorruptEntryError,
@@ -92,7 +93,7 @@ def validate_profile_name(name: str) -> str:
 
 def default_store_dir(environ: Mapping[str, str] = os.environ) -> str:
     """``$LOOPBACK_LOGIN_HOME``, else the user state folder (cache cleaners skip it)."""
-    if home := environ.get("LOOPBACK_LOGIN_HOME"):
+    if home := environ.get(HOME_ENV):
         return os.path.abspath(os.path.expanduser(home))
     if sys.platform == "linux" and not hasattr(sys, "getandroidapilevel"):
         # What platformdirs.user_state_path answers, without its ~30 ms import.

@@ -13,6 +13,7 @@ import os
 import stat
 import time
 
+from loopback_login.environment import HOME_ENV
 from loopback_login.errors import CorruptEntryError, TokenStoreError
 
 __all__ = [
@@ -39,7 +40,7 @@ def os_error(doing: str, path: str, exc: OSError) -> TokenStoreError:
     """Plain words for a failed file operation, and what to do about it."""
     look = f"check who owns it and its mode: ls -ld {_quote(os.path.dirname(path))}"
     hint = {
-        errno.EROFS: "set LOOPBACK_LOGIN_HOME to a folder on a writable disk",
+        errno.EROFS: f"set {HOME_ENV} to a folder on a writable disk",
         errno.ENOSPC: "free some disk space, then try again",
         getattr(errno, "EDQUOT", -1): "free some disk space, then try again",
         errno.EACCES: look,

@@ -1,0 +1,64 @@
+"""How the client side reaches the world: one HTTP session with its timeout, the
+clock, and where messages for the person go.
+
+Built once (by :class:`~loopback_login.session.orchestrator.LoginSession`, or by a
+test) and handed down whole, so no step takes these one by one and no two steps can
+disagree on them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import aiohttp
+
+from loopback_login.clock import Clock, system_clock
+
+__all__ = ["DEFAULT_HTTP_TIMEOUT", "Notify", "Wiring", "log_notify"]
+
+logger = logging.getLogger("loopback_login")
+
+DEFAULT_HTTP_TIMEOUT = 30.0
+
+# Says something to the person: the sign-in URL, a warning. Never a token.
+Notify = Callable[[str], None]
+
+
+def log_notify(message: str) -> None:
+    logger.info("%s", message)
+
+
+class Wiring:
+    """The HTTP session (made on first use unless given, and then closed by
+    :meth:`aclose`), its per-request timeout in seconds, the clock and the notifier."""
+
+    def __init__(
+        self,
+        http: aiohttp.ClientSession | None = None,
+        *,
+        clock: Clock = system_clock,
+        timeout: float = DEFAULT_HTTP_TIMEOUT,
+        notify: Notify | None = None,
+    ) -> None:
+        self._http = http
+        self._own_http = http is None
+        self.clock = clock
+        self.timeout = timeout
+        self.notify: Notify = notify or log_notify
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        # Made on first use: a session must be created inside the running loop.
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        return self._http
+
+    def request_timeout(self) -> aiohttp.ClientTimeout:
+        return aiohttp.ClientTimeout(total=self.timeout)
+
+    async def aclose(self) -> None:
+        """Close the HTTP session if this wiring made it."""
+        if self._own_http and self._http is not None:
+            await self._http.close()
+            self._http = None
