@@ -86,6 +86,7 @@ class Pool:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._open: dict[Connection, None] = {}
+        self._evicted = False
 
     def __len__(self) -> int:
         return len(self._open)
@@ -100,7 +101,11 @@ class Pool:
         others = [c for c in self._open if c is not new and not c.busy]
         silent = [c for c in others if not c.received]
         victim = (silent or others or [new])[0]
-        logger.debug("%d connections open: closed an idle one", len(self._open))
+        if not self._evicted:  # once: a flood would repeat it for every connection
+            self._evicted = True
+            logger.debug(
+                "over %d connections: closing the oldest idle ones", self.limit
+            )
         self.release(victim)
         victim.force_close()
 
