@@ -181,3 +181,18 @@ async def test_loopback_hosts_are_served(served: Serve, name: str) -> None:
         async with http.get(f"{url}/nowhere") as resp:
             assert resp.status == 404
             assert secured(resp.headers), resp.headers
+
+
+async def test_made_up_client_ids_share_one_rate_limit_count(served: Serve) -> None:
+    """Unknown client ids are counted together (one count, however many ids), while
+    a registered client keeps its own."""
+    url, _ = await served(rate_limit=2)
+    statuses = []
+    async with aiohttp.ClientSession() as http:
+        for client_id in ("made-up-1", "made-up-2", "made-up-3", DEMO_CLIENT_ID):
+            params = {**authorize_params(0), "client_id": client_id}
+            async with http.get(
+                f"{url}/restapi/oauth/authorize", params=params, allow_redirects=False
+            ) as resp:
+                statuses.append(resp.status)
+    assert statuses == [400, 400, 429, 200]
