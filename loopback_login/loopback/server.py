@@ -228,11 +228,12 @@ class LoopbackServer:
         if self._outcome is not None and not self._outcome.done():
             self._outcome.set_result(outcome)
 
-    def _deliver(self, query: Mapping[str, str]) -> bool:
-        """Resolve the login from a callback's query; False if it was not ours."""
+    def _deliver(self, query: Mapping[str, str]) -> None:
+        """Resolve the login from a callback's query, unless it is resolved already
+        (then the page shows how the login ended)."""
         assert self._code is not None
         if self._code.done():
-            return False
+            return
         try:
             code = parse_callback(
                 query, expected_state=self._state, expected_issuer=self._issuer
@@ -243,7 +244,6 @@ class LoopbackServer:
             self._code.set_exception(exc)
             raise
         self._code.set_result(code)
-        return True
 
     @web.middleware
     async def _busy(
