@@ -105,7 +105,9 @@ async def test_a_published_jwks_uri_must_meet_the_policy(
 ) -> None:
     """Discovery's jwks_uri over plain http, with userinfo or another scheme is
     refused before anything is fetched from it."""
-    base, asked = await serve(aiohttp_server, {DISCOVERY: discovery(jwks_uri=published)})
+    base, asked = await serve(
+        aiohttp_server, {DISCOVERY: discovery(jwks_uri=published)}
+    )
     with pytest.raises(DiscoveryError, match="not fetched: the JWKS URL"):
         await fetch(http, base)
     assert asked == [DISCOVERY]

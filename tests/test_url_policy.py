@@ -128,6 +128,7 @@ JS_READ = """
 })
 """
 
+
 @pytest.mark.asyncio(loop_scope="session")  # Chromium lives on the session's loop
 async def test_every_accepted_url_means_the_same_to_chromium(
     chromium_context: Any,
