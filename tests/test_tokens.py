@@ -136,3 +136,15 @@ def test_expires_in_must_be_a_positive_finite_number(expires_in: object) -> None
     """expires_in of 0, a boolean, NaN or infinity is an invalid response."""
     with pytest.raises(TokenEndpointError, match="expires_in"):
         TokenSet.from_response({**RINGCENTRAL_BODY, "expires_in": expires_in}, now=0.0)
+
+
+def test_a_min_valid_past_the_lifetime_is_met_by_a_fresh_token() -> None:
+    """No token can live longer than the server makes them: one in the first tenth
+    of its life satisfies any --min-valid; an older one is refreshed."""
+    tokens = TokenSet.from_response({**RINGCENTRAL_BODY, "expires_in": 600}, now=0.0)
+    assert tokens.lifetime == 600
+    assert not tokens.needs_refresh(now=30, min_valid=3600)
+    assert not tokens.needs_refresh(now=59, min_valid=600)
+    assert tokens.needs_refresh(now=61, min_valid=3600)
+    assert tokens.needs_refresh(now=100, min_valid=510)  # a fresh one would do
+    assert not tokens.needs_refresh(now=100, min_valid=490)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from loopback_login.errors import TokenEndpointError, printable
-from loopback_login.store.expiry import needs_refresh
+from loopback_login.store.expiry import default_margin, needs_refresh
 
 __all__ = ["ACCESS_TOKEN", "OTHER_TOKEN", "TokenSet"]
 
@@ -120,7 +120,23 @@ class TokenSet:
             extra={k: v for k, v in body.items() if k not in known},
         )
 
+    @property
+    def lifetime(self) -> float:
+        """Seconds the server gave this token: what a refresh would give again."""
+        return self.expires_at - self.issued_at
+
     def needs_refresh(self, *, now: float, min_valid: float | None = None) -> bool:
+        """Fewer than ``min_valid`` seconds left (default: a margin scaled to the
+        lifetime), unless a refresh could not do much better.
+
+        A ``min_valid`` near or past the token's lifetime cannot be met by any
+        token, so it is capped: a token in the first tenth of its life (the default
+        margin) is as fresh as a refresh would make it. Otherwise each of many
+        parallel callers would refresh in turn, against a server that allows five
+        a minute.
+        """
+        if min_valid is not None:
+            min_valid = min(min_valid, self.lifetime - default_margin(self.lifetime))
         return needs_refresh(self.expires_at, self.issued_at, now, min_valid)
 
     def is_expired(self, *, now: float) -> bool:

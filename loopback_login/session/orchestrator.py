@@ -129,6 +129,22 @@ class LoginSession:
             NetworkError, TokenEndpointError: refresh failed and the cached token
                 is expired.
         """
+        tokens = await self._get_token(min_valid=min_valid, login=login)
+        now = self._clock()
+        left = tokens.expires_at - now
+        # Fresh, and still short of min_valid: no token of this server can do better.
+        if (
+            min_valid is not None
+            and left < min_valid
+            and not self._stale_tokens(tokens, min_valid)
+        ):
+            self._notify(
+                f"warning: the token is valid for {left:.0f} s only, not "
+                f"{min_valid:g}: this server's tokens live {tokens.lifetime:.0f} s"
+            )
+        return tokens
+
+    async def _get_token(self, *, min_valid: float | None, login: bool) -> TokenSet:
         entry = self._load()
         if entry is not None and not entry.dead and not self._stale(entry, min_valid):
             return entry.tokens
@@ -277,7 +293,10 @@ class LoginSession:
             raise self._store.set_aside(self.profile, str(exc)) from exc
 
     def _stale(self, entry: ProfileEntry, min_valid: float | None) -> bool:
-        return entry.tokens.needs_refresh(now=self._clock(), min_valid=min_valid)
+        return self._stale_tokens(entry.tokens, min_valid)
+
+    def _stale_tokens(self, tokens: TokenSet, min_valid: float | None) -> bool:
+        return tokens.needs_refresh(now=self._clock(), min_valid=min_valid)
 
     def _login_settings(
         self, previous: ProfileEntry | None
