@@ -122,6 +122,8 @@ class LoginSession:
 
         Opens a browser only with ``login=True``, and then under the profile's lock,
         so parallel callers wait for one login instead of opening a tab each.
+        A ``min_valid`` longer than the server's tokens live is met by a fresh token
+        (see :meth:`TokenSet.needs_refresh`), with a warning through ``notify``.
 
         Raises:
             NotLoggedInError: nothing cached (or no refresh token) and ``login`` is off.
