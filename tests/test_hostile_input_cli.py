@@ -257,6 +257,13 @@ def test_bad_files_and_urls_are_one_line_errors(
     assert_clear_error(
         cli("emulator", "--clients", str(nested), "--port", "0"), "nested"
     )
+    unclosed = tmp_path / "unclosed.json"
+    unclosed.write_text(
+        json.dumps({"clients": [{"client_id": "a", "redirect_uris": ["http://[::1"]}]})
+    )
+    assert_clear_error(
+        cli("emulator", "--clients", str(unclosed), "--port", "0"), "malformed"
+    )
     assert emu.call(lambda: emu.app[STATE].count("authorize")) == 0  # type: ignore[index]
     assert not (cli.home / "default.json").exists()
 
