@@ -163,6 +163,8 @@ class LoginSession:
             entry = self._load()
             if entry is None:
                 return False
+            # Before revoking: a session whose entry cannot be removed must stay live.
+            self._store.check_writable(self.profile)
             if not local and not entry.dead:
                 tokens = entry.tokens
                 client = self._client(self._provider_for(entry))
