@@ -163,7 +163,15 @@ def assert_session_survives(cli: Cli, emu: ThreadedEmulator) -> None:
 @pytest.mark.parametrize("inside_margin", [True, False], ids=["margin", "expired"])
 @pytest.mark.parametrize(
     "leave",
-    ["0", "1 page", "entry", "entry+1 page", "2 entries", "2 entries+4 pages", "plenty"],
+    [
+        "0",
+        "1 page",
+        "entry",
+        "entry+1 page",
+        "2 entries",
+        "2 entries+4 pages",
+        "plenty",
+    ],
 )
 def test_full_disk_never_loses_the_session(
     cli: Cli, emu: ThreadedEmulator, leave: str, inside_margin: bool
@@ -247,9 +255,7 @@ ENTRY_READ_ONLY = (
 )
 
 
-def run_with_entry_read_only(
-    cli: Cli, *args: str
-) -> subprocess.CompletedProcess[str]:
+def run_with_entry_read_only(cli: Cli, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["unshare", "--mount", "--propagation", "private", "sh", "-c", ENTRY_READ_ONLY,
          "sh", str(cli.home / "default.json"), sys.executable, "-m", "loopback_login",
@@ -373,4 +379,65 @@ def test_successor_kept_when_the_entry_turns_immutable_mid_refresh(
     assert kept[0].stat().st_mode & 0o777 == 0o600
     subprocess.run(["chattr", "-i", str(path)], check=True, timeout=10)
     os.replace(kept[0], path)
+    assert_session_survives(cli, emu)
+
+
+# -- login ---------------------------------------------------------------------
+
+
+def authorizations(emu: ThreadedEmulator) -> int:
+    return int(emu.call(lambda: emu.app[STATE].count("authorize")))  # type: ignore[index]
+
+
+def live_sessions(emu: ThreadedEmulator) -> set[str]:
+    return {
+        s.session_id
+        for s in emu.call(lambda: emu.app[STATE].sessions)  # type: ignore[index]
+        if not s.revoked
+    }
+
+
+def test_login_on_a_full_disk_fails_before_the_browser(
+    cli: Cli, emu: ThreadedEmulator
+) -> None:
+    """No room for the session: `login` says so before anyone is sent to sign in."""
+    with tmpfs(cli.home, 64 * 1024):
+        filler = fill(cli.home, 0)
+        before = authorizations(emu)
+        result = cli("login", "--server", emu.url, "--client-id", DEMO_CLIENT_ID)
+        assert (result.returncode, result.stdout) == (1, ""), result.stderr
+        assert_one_error_line(
+            result.stderr, str(cli.home / "default.json"), "no space left on device"
+        )
+        assert authorizations(emu) == before
+        filler.unlink()
+        assert sorted(p.name for p in cli.home.iterdir()) == ["default.lock"]
+
+
+def test_login_whose_save_fails_revokes_the_new_session(
+    cli: Cli, emu: ThreadedEmulator, chattr: list[Path]
+) -> None:
+    """If the new session still cannot be saved after the person signed in, it is
+    revoked at the server; the session it was to replace is untouched and works."""
+    from test_remote_login import LoginProcess, redirect_of
+
+    sign_in(emu, cli.home)
+    path = cli.home / "default.json"
+    live, files = live_sessions(emu), snapshot(cli.home)
+    login = LoginProcess(cli, emu)
+    try:
+        location = redirect_of(login.authorize_url())  # the person signed in
+        set_flag(chattr, "+i", path)
+        login.paste(location)
+        code = login.finish()
+    finally:
+        login.close()
+    assert code == 1, login.stderr
+    error = [line for line in login.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1, login.stderr
+    assert str(path) in error[0]
+    assert "immutable" in error[0]
+    assert live_sessions(emu) == live, "the unsaved session was left live"
+    assert snapshot(cli.home) == files
+    subprocess.run(["chattr", "-i", str(path)], check=True, timeout=10)
     assert_session_survives(cli, emu)

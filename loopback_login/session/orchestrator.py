@@ -181,24 +181,27 @@ class LoginSession:
     async def _login_locked(self) -> TokenSet:
         previous = self._load(quiet=True)
         provider, loopback = self._login_settings(previous)
+        # Before the browser opens: a sign-in whose session cannot be saved would
+        # only have the person sign in for nothing.
+        with self._store.reserve(self.profile) as room:
 
-        def keep(tokens: TokenSet, check: IdentityCheck) -> str | None:
-            entry = self._new_entry(provider, loopback, tokens, check)
-            self._store.save(self.profile, entry.to_json())
-            return _account(entry)
+            def keep(tokens: TokenSet, check: IdentityCheck) -> str | None:
+                entry = self._new_entry(provider, loopback, tokens, check)
+                room.commit(entry.to_json(), keep_unsaved=False)
+                return _account(entry)
 
-        tokens = await sign_in(
-            self._with_secret(provider),
-            loopback,
-            keep=keep,
-            http=self._session(),
-            opener=self._opener,
-            notify=self._notify,
-            clock=self._clock,
-            http_timeout=self._http_timeout,
-            client_secret=self._secret,
-            pasted=self._pasted,
-        )
+            tokens = await sign_in(
+                self._with_secret(provider),
+                loopback,
+                keep=keep,
+                http=self._session(),
+                opener=self._opener,
+                notify=self._notify,
+                clock=self._clock,
+                http_timeout=self._http_timeout,
+                client_secret=self._secret,
+                pasted=self._pasted,
+            )
         if previous is not None and not previous.dead:
             await self._revoke_replaced(previous, provider)
         return tokens

@@ -2,7 +2,9 @@
 round trip, the code exchange and the ID-token check.
 
 The caller keeps the result (``keep``) before the browser is told that it worked,
-so the page never claims a sign-in that was not saved.
+so the page never claims a sign-in that was not saved; tokens that are not kept (the
+save failed, the ID token did not pass) are revoked, so no session is left live at
+the server that nobody holds.
 """
 
 from __future__ import annotations
@@ -89,17 +91,22 @@ async def sign_in(
             tokens = await client.exchange_code(
                 code, redirect_uri=server.redirect_uri, code_verifier=pkce.code_verifier
             )
-            check = await check_id_token(
-                tokens.id_token,
-                provider=provider,
-                http=http,
-                cached=await keys,
-                nonce=nonce,
-                client_secret=client_secret,
-                now=clock(),
-                http_timeout=http_timeout,
-            )
-            account = keep(tokens, check)
+            try:
+                check = await check_id_token(
+                    tokens.id_token,
+                    provider=provider,
+                    http=http,
+                    cached=await keys,
+                    nonce=nonce,
+                    client_secret=client_secret,
+                    now=clock(),
+                    http_timeout=http_timeout,
+                )
+                account = keep(tokens, check)
+            except LoopbackLoginError:
+                # Not kept: a session nobody holds must not stay live at the server.
+                await _revoke_unkept(client, tokens, notify)
+                raise
         except LoopbackLoginError as exc:
             server.finish(Outcome(error=exc))
             raise
@@ -107,6 +114,13 @@ async def sign_in(
             keys.cancel()
         server.finish(Outcome(account=account))
     return tokens
+
+
+async def _revoke_unkept(client: TokenClient, tokens: TokenSet, notify: Notify) -> None:
+    try:
+        await client.revoke(tokens.refresh_token or tokens.access_token)
+    except LoopbackLoginError as exc:
+        notify(f"warning: the new session, not saved, could not be revoked: {exc}")
 
 
 async def _prefetch_keys(
