@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from loopback_login.errors import TokenEndpointError
 from loopback_login.store.expiry import needs_refresh
+from loopback_login.store.valid import is_token, tokens_problem
 
 __all__ = ["TokenSet"]
 
@@ -50,6 +51,13 @@ class TokenSet:
                 "the response has no access_token",
                 hint="the server is not speaking OAuth 2.0 here; check --server",
             )
+        refresh = body.get("refresh_token")
+        # What the cache would refuse to read back must never be saved in it.
+        for name, value in (("access_token", access), ("refresh_token", refresh)):
+            if isinstance(value, str) and value and not is_token(value):
+                raise TokenEndpointError(
+                    "invalid_response", f"the {name} is not printable ASCII"
+                )
         token_type = body.get("token_type") or "bearer"
         if not isinstance(token_type, str) or token_type.lower() != "bearer":
             raise TokenEndpointError(
@@ -77,7 +85,6 @@ class TokenSet:
         expires_in = seconds("expires_in")
         refresh_in = seconds("refresh_token_expires_in")
         session_in = seconds("session_expires_in")
-        refresh = body.get("refresh_token")
         known = {
             "access_token", "token_type", "refresh_token", "scope", "id_token",
             "owner_id", "endpoint_id", "session_id", *_TIMED,
@@ -134,8 +141,11 @@ class TokenSet:
         """Inverse of :meth:`to_json`.
 
         Raises ``KeyError``, ``TypeError``, ``ValueError`` or ``OverflowError`` on
-        data that is not what :meth:`to_json` wrote.
+        data that is not what :meth:`to_json` wrote; ``ValueError`` for anything
+        :func:`tokens_problem` refuses (the rule the cached ``token`` path applies).
         """
+        if (problem := tokens_problem(data)) is not None:
+            raise ValueError(problem)
         return cls(
             access_token=_text(data["access_token"]),
             token_type=_text(data.get("token_type") or "bearer"),
