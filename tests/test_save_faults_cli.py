@@ -441,3 +441,38 @@ def test_login_whose_save_fails_revokes_the_new_session(
     assert snapshot(cli.home) == files
     subprocess.run(["chattr", "-i", str(path)], check=True, timeout=10)
     assert_session_survives(cli, emu)
+
+
+# -- a folder that only grows (chattr +a) ----------------------------------------------
+
+
+@pytest.mark.parametrize("inside_margin", [True, False], ids=["margin", "expired"])
+def test_append_only_folder_never_loses_the_session(
+    cli: Cli, emu: ThreadedEmulator, chattr: list[Path], inside_margin: bool
+) -> None:
+    """In a folder where names can be added but never removed, nothing is written
+    (a temp file could not be cleaned up), no refresh is sent, no traceback."""
+    sign_in(emu, cli.home)
+    cached = into_margin(cli) if inside_margin else None
+    if not inside_margin:
+        expire(cli)
+    set_flag(chattr, "+a", cli.home)
+    before, files = refreshes(emu), snapshot(cli.home)
+    result = cli("token")
+    assert refreshes(emu) == before, "the refresh token was spent"
+    if inside_margin:
+        assert (result.returncode, result.stdout) == (0, f"{cached}\n"), result.stderr
+        assert result.stderr.startswith("warning: could not refresh"), result.stderr
+        assert "append-only" in result.stderr
+    else:
+        assert (result.returncode, result.stdout) == (1, ""), result.stderr
+        assert_one_error_line(result.stderr, str(cli.home), "append-only")
+        assert f"chattr -a {cli.home}" in result.stderr.splitlines()[1]
+    assert snapshot(cli.home) == files  # no temp file left behind
+    logins = authorizations(emu)
+    login = cli("login", "--server", emu.url, "--client-id", DEMO_CLIENT_ID)
+    assert (login.returncode, authorizations(emu)) == (1, logins), login.stderr
+    assert_one_error_line(login.stderr, "append-only")
+    assert snapshot(cli.home) == files
+    subprocess.run(["chattr", "-a", str(cli.home)], check=True, timeout=10)
+    assert_session_survives(cli, emu)
