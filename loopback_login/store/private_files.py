@@ -86,9 +86,12 @@ def _locked_flag(path: str) -> tuple[str, str] | None:
         import fcntl
         import struct
 
+        # Never open what is not a plain file or folder: a device may act on open.
+        if not stat.S_ISREG(mode := os.lstat(path).st_mode) and not stat.S_ISDIR(mode):
+            return None
         # _IOR('f', 1, long); the kernel reads and writes an int there.
         request = (2 << 30) | (struct.calcsize("l") << 16) | (ord("f") << 8) | 1
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_NOFOLLOW)
         try:
             buf = fcntl.ioctl(fd, request, bytes(8))
         finally:
