@@ -81,8 +81,8 @@ def try_cached_token(
         return report(exc)
     except Exception:  # the full command reports it properly
         return None
-    if tokens is None:
-        return None
+    if tokens is None or tokens["access_token"] == options.get("rejected"):
+        return None  # the refused token is still cached: the full command refreshes
     out.write(format_token(tokens, fmt, profile, time.time()))
     out.flush()
     return 0
@@ -94,6 +94,7 @@ _VALUED = {
     "--format": "format",
     "--min-valid": "min_valid",
     "--cache-dir": "cache_dir",
+    "--rejected": "rejected",
 }
 
 

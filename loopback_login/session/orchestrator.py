@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import sys
 from collections.abc import AsyncIterator
 from types import TracebackType
 
@@ -32,6 +33,7 @@ from loopback_login.protocol.token_client import DEFAULT_HTTP_TIMEOUT, TokenClie
 from loopback_login.protocol.tokens import TokenSet
 from loopback_login.session.entry import ProfileEntry
 from loopback_login.session.refresh import refresh_entry
+from loopback_login.session.rejected import still_rejected
 from loopback_login.session.signin import sign_in
 from loopback_login.store.file_store import (
     FileTokenStore,
@@ -86,7 +88,7 @@ class LoginSession:
             else (provider.client_secret if provider else None)
         )
         self._http_timeout = http_timeout
-        self._notify = notify or (lambda message: logger.info("%s", message))
+        self._notify = notify or _to_stderr
         self._pasted = pasted
         self._busy = asyncio.Lock()
 
@@ -115,7 +117,11 @@ class LoginSession:
             return await self._login_locked()
 
     async def get_token(
-        self, *, min_valid: float | None = None, login: bool = False
+        self,
+        *,
+        min_valid: float | None = None,
+        login: bool = False,
+        rejected: str | None = None,
     ) -> TokenSet:
         """A token valid for at least ``min_valid`` seconds (default: a margin scaled
         to the token's lifetime), refreshing it once across processes if needed.
@@ -123,31 +129,34 @@ class LoginSession:
         Opens a browser only with ``login=True``, and then under the profile's lock,
         so parallel callers wait for one login instead of opening a tab each.
 
+        ``rejected`` is an access token the server refused (a 401). If the profile
+        now holds another one (another process refreshed), that one comes back
+        with no request; only if it still holds the refused one is it refreshed,
+        once. A refresh that leaves the refused token in place raises.
+
         Raises:
             NotLoggedInError: nothing cached (or no refresh token) and ``login`` is off.
             SessionExpiredError: the server ended the session (exit code 2).
             NetworkError, TokenEndpointError: refresh failed and the cached token
                 is expired.
         """
-        entry = self._load()
-        if entry is not None and not entry.dead and not self._stale(entry, min_valid):
-            return entry.tokens
+        if usable := self._usable(self._load(), min_valid, rejected):
+            return usable
         async with self._busy, self._locked():
             # Another process may have refreshed or logged in while we waited.
             entry = self._load()
-            if (
-                entry is not None
-                and not entry.dead
-                and not self._stale(entry, min_valid)
-            ):
-                return entry.tokens
+            if usable := self._usable(entry, min_valid, rejected):
+                return usable
             try:
                 if entry is None:
                     raise NotLoggedInError(
                         f"profile {self.profile!r} is not logged in",
                         hint=login_hint(self.profile),
                     )
-                return await self._refresh_locked(entry)
+                tokens = await self._refresh_locked(entry)
+                if rejected is not None and tokens.access_token == rejected:
+                    raise still_rejected(self.profile)
+                return tokens
             except NotLoggedInError:
                 if not login:
                     raise
@@ -276,6 +285,14 @@ class LoginSession:
                 return None
             raise self._store.set_aside(self.profile, str(exc)) from exc
 
+    def _usable(
+        self, entry: ProfileEntry | None, min_valid: float | None, rejected: str | None
+    ) -> TokenSet | None:
+        """The entry's tokens if they can be handed out as they are."""
+        if entry is None or entry.dead or entry.tokens.access_token == rejected:
+            return None
+        return None if self._stale(entry, min_valid) else entry.tokens
+
     def _stale(self, entry: ProfileEntry, min_valid: float | None) -> bool:
         return entry.tokens.needs_refresh(now=self._clock(), min_valid=min_valid)
 
@@ -335,6 +352,12 @@ class LoginSession:
         return TokenClient(
             provider, self._session(), clock=self._clock, timeout=self._http_timeout
         )
+
+
+def _to_stderr(message: str) -> None:
+    """By default a program's user sees the sign-in URL and what is awaited, as the
+    CLI's does: a login that waits in silence looks hung."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def _account(entry: ProfileEntry) -> str | None:
