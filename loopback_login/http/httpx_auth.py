@@ -6,7 +6,12 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Generator
 from typing import Any
 
-import httpx
+try:
+    import httpx
+except ImportError as exc:  # an optional extra
+    raise ImportError(
+        f"{exc}: run pip install 'loopback-login[httpx]'", name=exc.name
+    ) from exc
 
 from loopback_login.http.retry import bearer, note_not_replayed
 from loopback_login.http.source import TokenSource

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import requests
-from requests.auth import AuthBase
+try:
+    import requests
+    from requests.auth import AuthBase
+except ImportError as exc:  # an optional extra
+    raise ImportError(
+        f"{exc}: run pip install 'loopback-login[requests]'", name=exc.name
+    ) from exc
 
 from loopback_login.http.retry import bearer, note_not_replayed, sent_token
 from loopback_login.http.source import TokenSource

@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from loopback_login.clock import Clock
 from loopback_login.session.orchestrator import LoginSession
@@ -26,11 +26,12 @@ from loopback_login.store.file_store import (
 )
 from loopback_login.store.valid import read_valid_token
 
-__all__ = ["TokenSource"]
+__all__ = ["TokenSource", "run_sync"]
 
 logger = logging.getLogger(__name__)
 
 _Stamp = tuple[int, int, int, int]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,14 @@ class TokenSource:
     def store(self) -> FileTokenStore:
         return self._store
 
+    @property
+    def expires_at(self) -> float | None:
+        """When the token last handed out from the entry expires, if known."""
+        return self._kept.expires_at if self._kept else None
+
     def token(self) -> str:
         """A valid access token; the kept one unless it is due or the file changed."""
-        return self._kept_token() or self._run(self._from_session(None))
+        return self._kept_token() or run_sync(self._from_session(None))
 
     async def atoken(self) -> str:
         """:meth:`token` for async code: a refresh does not block the loop."""
@@ -84,7 +90,7 @@ class TokenSource:
 
     def rejected(self, token: str) -> str:
         """The server refused ``token`` (a 401): the token to try instead."""
-        return self._run(self._from_session(token))
+        return run_sync(self._from_session(token))
 
     async def arejected(self, token: str) -> str:
         """:meth:`rejected` for async code."""
@@ -141,14 +147,15 @@ class TokenSource:
             )
         return tokens.access_token
 
-    @staticmethod
-    def _run(coro: Coroutine[Any, Any, str]) -> str:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(coro)
-        coro.close()
-        raise RuntimeError(
-            "a synchronous HTTP client cannot refresh a token inside an event loop: "
-            "use httpx.AsyncClient or aiohttp with the async adapter"
-        )
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` for a synchronous caller; a clear error inside an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    coro.close()
+    raise RuntimeError(
+        "a synchronous HTTP client cannot refresh a token inside an event loop: "
+        "use httpx.AsyncClient or aiohttp with the async adapter"
+    )
