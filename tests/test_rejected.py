@@ -167,3 +167,22 @@ def test_token_rejected_from_stdin_refreshes(cli: Cli, emu: ThreadedEmulator) ->
     assert fresh.returncode == 0, fresh.stderr
     assert fresh.stdout.strip() not in ("", old)
     assert cli_refreshes(emu) == before + 1
+
+
+def test_a_token_refused_earlier_is_answered_on_the_light_path(
+    cli: Cli, emu: ThreadedEmulator
+) -> None:
+    """When the cache already holds another token, `token --rejected` needs neither
+    click nor aiohttp: the cached path prints it."""
+    login(cli, emu)
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "loopback_login", "token",
+         "--rejected", "an-older-token"],
+        env=cli.env, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{cli.entry()['tokens']['access_token']}\n"
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
+    assert "loopback_login.cli.fast" in imported
+    for heavy in ("aiohttp", "click", "json"):
+        assert heavy not in imported, f"{heavy} imported on the cached path"

@@ -55,10 +55,19 @@ def aiohttp_session(
     profile: str = "default",
     *,
     source: TokenSource | None = None,
+    cache_dir: str | None = None,
+    min_valid: float | None = None,
+    client_secret: str | None = None,
     **session_options: Any,
 ) -> aiohttp.ClientSession:
     """An ``aiohttp.ClientSession`` that sends the profile's token with every
-    request; ``session_options`` go to ``ClientSession``."""
-    auth = AiohttpAuth(profile, source=source)
+    request; other keywords go to ``ClientSession``."""
+    auth = AiohttpAuth(
+        profile,
+        source=source,
+        cache_dir=cache_dir,
+        min_valid=min_valid,
+        client_secret=client_secret,
+    )
     middlewares = (auth, *session_options.pop("middlewares", ()))
     return aiohttp.ClientSession(middlewares=middlewares, **session_options)

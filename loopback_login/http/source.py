@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from loopback_login.clock import Clock
 from loopback_login.session.orchestrator import LoginSession
-from loopback_login.store.expiry import needs_refresh
+from loopback_login.store.expiry import default_margin
 from loopback_login.store.file_store import (
     FileTokenStore,
     default_store_dir,
@@ -38,7 +38,7 @@ T = TypeVar("T")
 class _Kept:
     access_token: str
     expires_at: float
-    issued_at: float
+    fresh_until: float  # then the margin begins
     stamp: _Stamp
 
 
@@ -116,11 +116,7 @@ class TokenSource:
         stamp = (st.st_mtime_ns, st.st_ino, st.st_size, st.st_dev)
         now = self._clock()
         kept = self._kept
-        if (
-            kept is not None
-            and kept.stamp == stamp
-            and not needs_refresh(kept.expires_at, kept.issued_at, now, self._min_valid)
-        ):
+        if kept is not None and kept.stamp == stamp and now < kept.fresh_until:
             return kept.access_token
         try:
             tokens = read_valid_token(
@@ -131,11 +127,14 @@ class TokenSource:
         if tokens is None:
             self._kept = None
             return None
+        expires_at, issued_at = float(tokens["expires_at"]), float(tokens["issued_at"])
+        margin = (
+            default_margin(expires_at - issued_at)
+            if self._min_valid is None
+            else self._min_valid
+        )
         self._kept = _Kept(
-            str(tokens["access_token"]),
-            float(tokens["expires_at"]),
-            float(tokens["issued_at"]),
-            stamp,
+            str(tokens["access_token"]), expires_at, expires_at - margin, stamp
         )
         return self._kept.access_token
 
