@@ -152,12 +152,15 @@ def test_token_rejected_from_a_shell(cli: Cli, emu: ThreadedEmulator) -> None:
     assert old not in fresh.stderr
 
 
-def test_token_rejected_from_stdin_refreshes(cli: Cli, emu: ThreadedEmulator) -> None:
+@pytest.mark.parametrize("args", [["--rejected", "-"], ["--rejected=-"]])
+def test_token_rejected_from_stdin_refreshes(
+    cli: Cli, emu: ThreadedEmulator, args: list[str]
+) -> None:
     login(cli, emu)
     before = cli_refreshes(emu)
     old = cli.entry()["tokens"]["access_token"]
     fresh = subprocess.run(
-        [sys.executable, "-m", "loopback_login", "token", "--rejected", "-"],
+        [sys.executable, "-m", "loopback_login", "token", *args],
         env=cli.env,
         input=f"{old}\n",
         capture_output=True,

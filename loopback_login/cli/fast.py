@@ -54,8 +54,8 @@ def try_cached_token(
         options.get("profile") or environ.get("LOOPBACK_LOGIN_PROFILE") or "default"
     )
     fmt = options.get("format", "token")
-    if fmt not in FORMATS:
-        return None
+    if fmt not in FORMATS or options.get("rejected") == "-":
+        return None  # reading the refused token from stdin is the full command's
     from loopback_login.errors import TokenStoreError
 
     try:
