@@ -15,8 +15,9 @@ from conftest import ThreadedEmulator
 from http_clients import CLIENTS, SEEN, ThreadedApp, forwarding_app, send
 from test_cli import Cli, login
 
-from loopback_login.emulator import STATE
+from loopback_login.emulator import FAULTS, STATE
 from loopback_login.emulator.handlers_api import PAGER_PATH
+from loopback_login.errors import SessionExpiredError
 from loopback_login.http.source import TokenSource
 
 EmulatorStarter = Callable[..., ThreadedEmulator]
@@ -193,3 +194,18 @@ def test_importing_the_package_imports_no_http_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("kind", CLIENTS)
+def test_an_ended_session_is_an_error_not_a_401(
+    kind: str, cli: Cli, emu: ThreadedEmulator
+) -> None:
+    """The refresh a 401 calls for is refused (invalid_grant): the caller gets
+    SessionExpiredError, which says to log in again."""
+    login(cli, emu)
+    end_access_token_at_server(emu)
+    emu.call(lambda: emu.app[FAULTS].invalid_grant())  # type: ignore[index]
+    with pytest.raises(SessionExpiredError) as info:
+        send(kind, source(cli), "GET", emu.url + ME)
+    assert "loopback-login login --profile default" in (info.value.hint or "")
+    assert refreshes(emu) == 1
