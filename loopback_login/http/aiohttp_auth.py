@@ -41,7 +41,11 @@ class AiohttpAuth:
         response = await handler(request)
         if response.status != 401:
             return response
-        fresh = await self.source.arejected(token)
+        try:
+            fresh = await self.source.arejected(token)
+        except BaseException:
+            response.release()  # the caller gets the error, not this answer
+            raise
         body = request.body
         if body != b"" and getattr(body, "consumed", True):
             note_not_replayed(request.method, request.url)

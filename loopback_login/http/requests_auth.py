@@ -53,7 +53,11 @@ class RequestsAuth(AuthBase):
         sent = sent_token(request.headers.get("Authorization"))
         if sent is None:
             return response
-        fresh = self.source.rejected(sent)
+        try:
+            fresh = self.source.rejected(sent)
+        except BaseException:
+            response.close()  # the caller gets the error, not this answer
+            raise
         if not isinstance(request.body, (bytes, str, type(None))):
             note_not_replayed(str(request.method), request.url)
             return response
