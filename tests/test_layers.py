@@ -15,14 +15,19 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "loopback_login"
 
 # Lower layers first; a module may import its own layer and those before it.
-LAYERS = ["core", "store", "protocol", "loopback", "session", "top"]
+LAYERS = ["core", "store", "protocol", "loopback", "session", "http", "top"]
 CORE = {
     "loopback_login.errors",
     "loopback_login.environment",
     "loopback_login.clock",
     "loopback_login.templates",
 }
-TOP = {"loopback_login", "loopback_login.api", "loopback_login.__main__"}
+TOP = {
+    "loopback_login",
+    "loopback_login.api",
+    "loopback_login.__main__",
+    "loopback_login.ringcentral",
+}
 
 
 def layer_of(module: str) -> str:

@@ -8,6 +8,7 @@ progress and errors go to stderr.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -161,17 +162,25 @@ def login(profile: str, cache_dir: str | None, verbose: bool, **opts: Any) -> No
     default=DEFAULT_HTTP_TIMEOUT,
     help="Seconds to wait for the token endpoint.",
 )
+@click.option(
+    "--rejected",
+    metavar="TOKEN",
+    help="The server refused TOKEN (a 401): print the token another process "
+    "refreshed, else refresh once. '-' reads it from stdin.",
+)
 @secret_options
 @common
 def token(
     profile: str, cache_dir: str | None, verbose: bool, fmt: str, min_valid: float | None,
     login_: bool, no_browser: bool, timeout: float, http_timeout: float,
-    client_secret_file: Any, client_secret: str | None,
+    rejected: str | None, client_secret_file: Any, client_secret: str | None,
 ) -> None:  # fmt: skip
     """Print a valid access token, refreshing it if needed."""
     if no_browser and not login_:
         raise click.UsageError("--no-browser applies only with --login")
     store = setup(verbose, cache_dir)
+    if rejected == "-":
+        rejected = sys.stdin.readline(4096).strip()
     from loopback_login.loopback.browser import NoBrowser
 
     session = LoginSession(
@@ -183,7 +192,9 @@ def token(
 
     async def go() -> Any:
         async with session:
-            return await session.get_token(min_valid=min_valid, login=login_)
+            return await session.get_token(
+                min_valid=min_valid, login=login_, rejected=rejected or None
+            )
 
     tokens = drive(go())
     click.echo(format_token(tokens.to_json(), fmt, profile, time.time()), nl=False)

@@ -53,8 +53,8 @@ def try_cached_token(
         return None
     profile = options.get("profile") or environ.get(PROFILE_ENV) or "default"
     fmt = options.get("format", "token")
-    if fmt not in FORMATS:
-        return None
+    if fmt not in FORMATS or options.get("rejected") == "-":
+        return None  # reading the refused token from stdin is the full command's
     from loopback_login.errors import TokenStoreError
 
     try:
@@ -82,8 +82,8 @@ def try_cached_token(
         return report(exc)
     except Exception:  # the full command reports it properly
         return None
-    if tokens is None:
-        return None
+    if tokens is None or tokens["access_token"] == options.get("rejected"):
+        return None  # the refused token is still cached: the full command refreshes
     out.write(format_token(tokens, fmt, profile, time.time()))
     out.flush()
     return 0
@@ -95,6 +95,7 @@ _VALUED = {
     "--format": "format",
     "--min-valid": "min_valid",
     "--cache-dir": "cache_dir",
+    "--rejected": "rejected",
 }
 
 

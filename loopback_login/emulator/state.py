@@ -25,6 +25,10 @@ MAX_RECORDED = 10_000
 MAX_SPENT_CODES = 10_000
 
 
+REPLACED_MEMORY = 10.0
+"""Seconds a replaced access token is answered "corrupted" before "not found"."""
+
+
 def new_secret() -> str:
     """An opaque, unguessable value for codes, tokens and ids."""
     return secrets.token_urlsafe(32)
@@ -92,6 +96,7 @@ class EmulatorState:
         self._by_access: dict[str, str] = {}
         self._by_refresh: dict[str, str] = {}
         self._jti: dict[tuple[str, str], float] = {}
+        self._replaced: dict[str, float] = {}  # access token -> when a refresh did
 
     # What was asked -------------------------------------------------------
 
@@ -171,6 +176,7 @@ class EmulatorState:
         if session.refresh_token is not None:
             self._by_refresh.pop(session.refresh_token, None)
         now = self.clock()
+        self._note_replaced(session.access_token, now)
         session.access_token = new_secret()
         session.access_expires_at = now + access_ttl
         self._by_access[session.access_token] = session.session_id
@@ -180,6 +186,19 @@ class EmulatorState:
             session.refresh_token = new_secret()
             session.refresh_expires_at = now + refresh_ttl
             self._by_refresh[session.refresh_token] = session.session_id
+
+    def recently_replaced(self, token: str) -> bool:
+        """True for about 10 s after a refresh replaced this access token."""
+        when = self._replaced.get(token)
+        return when is not None and self.clock() - when < REPLACED_MEMORY
+
+    def _note_replaced(self, token: str, now: float) -> None:
+        if not token:
+            return
+        for old, when in list(self._replaced.items()):
+            if now - when >= REPLACED_MEMORY:
+                del self._replaced[old]
+        self._replaced[token] = now
 
     def session_by_access(self, token: str) -> Session | None:
         """The live session whose current access token this is, if unexpired."""
