@@ -24,6 +24,7 @@ from loopback_login.errors import (
 from loopback_login.loopback.browser import BrowserOpener, SystemBrowser
 from loopback_login.loopback.config import LoopbackConfig
 from loopback_login.loopback.roundtrip import PastedLines
+from loopback_login.protocol.network import NetworkSettings
 from loopback_login.protocol.provider import ProviderConfig
 from loopback_login.protocol.token_client import TokenClient
 from loopback_login.protocol.tokens import TokenSet
@@ -48,7 +49,9 @@ class LoginSession:
     ``get_token`` and ``logout`` need only the profile (and the client secret, which
     is never stored: pass it as ``client_secret``). ``pasted`` yields lines a person
     types while the login waits: the URL the browser ended on, for logins whose
-    browser runs on another machine.
+    browser runs on another machine, or when no browser could be opened.
+    ``network`` is the proxy and trust to use; without it, those the profile
+    remembers (and the environment).
     """
 
     def __init__(
@@ -65,6 +68,7 @@ class LoginSession:
         http_timeout: float = DEFAULT_HTTP_TIMEOUT,
         notify: Notify | None = None,
         pasted: PastedLines | None = None,
+        network: NetworkSettings | None = None,
     ) -> None:
         self.profile = validate_profile_name(profile)
         # The secret is folded into the provider here, once; a provider read back
@@ -78,7 +82,10 @@ class LoginSession:
             store if store is not None else FileTokenStore(default_store_dir())
         )
         self._opener = opener or SystemBrowser()
-        self._wiring = Wiring(http, clock=clock, timeout=http_timeout, notify=notify)
+        self._network = network
+        self._wiring = Wiring(
+            http, clock=clock, timeout=http_timeout, notify=notify, network=network
+        )
         self._pasted = pasted
         self._busy = asyncio.Lock()
 
@@ -154,6 +161,7 @@ class LoginSession:
             if entry is None:
                 return False
             if not local and not entry.dead:
+                self._adopt_network(entry)
                 tokens = entry.tokens
                 await TokenClient(self._provider_for(entry), self._wiring).revoke(
                     tokens.refresh_token or tokens.access_token
@@ -170,6 +178,8 @@ class LoginSession:
     async def _login_locked(self) -> TokenSet:
         previous = self._load(quiet=True)
         provider, loopback = self._login_settings(previous)
+        if previous is not None:
+            self._adopt_network(previous)
         entry = await sign_in(
             provider,
             loopback,
@@ -184,6 +194,7 @@ class LoginSession:
         return entry.tokens
 
     async def _refresh_locked(self, entry: ProfileEntry) -> TokenSet:
+        self._adopt_network(entry)
         return await refresh_entry(
             entry,
             provider=self._provider_for(entry),
@@ -243,6 +254,11 @@ class LoginSession:
             remembered = tuple(previous.settings.get("redirect_uris") or ())
             loopback = dataclasses.replace(loopback, redirect_uris=remembered)
         return provider, loopback
+
+    def _adopt_network(self, entry: ProfileEntry) -> None:
+        """The proxy and CA file the profile remembers, unless some were given."""
+        if self._network is None:
+            self._wiring.adopt(NetworkSettings.from_profile(entry.settings))
 
     def _provider_for(self, entry: ProfileEntry) -> ProviderConfig:
         """The settings given to this session, else those the profile remembers."""
