@@ -4,6 +4,7 @@ clock, and a clean environment for every test."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -35,6 +36,10 @@ def _clean_env(
         "LOOPBACK_LOGIN_CLIENT_SECRET",
         "LOOPBACK_LOGIN_HOME",
         "BROWSER",
+        # A developer's proxy or CA must not change what a test reaches or trusts.
+        *("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"),
+        *("https_proxy", "http_proxy", "all_proxy", "no_proxy"),
+        "SSL_CERT_FILE",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
@@ -125,7 +130,10 @@ def make_session(
 class ThreadedEmulator:
     """An emulator on its own event loop in a thread, for sync CLI tests."""
 
-    def __init__(self, config: EmulatorConfig) -> None:
+    def __init__(
+        self, config: EmulatorConfig, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
+        self._ssl_context = ssl_context
         self.loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(config,), daemon=True)
@@ -137,7 +145,7 @@ class ThreadedEmulator:
         asyncio.set_event_loop(self.loop)
 
         async def start() -> None:
-            self._runner, self.url = await serve(config)
+            self._runner, self.url = await serve(config, ssl_context=self._ssl_context)
             self.app = self._runner.app
             self._ready.set()
 

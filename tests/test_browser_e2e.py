@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -199,6 +200,29 @@ async def test_post_login(
     assert posted["client_id"] == DEMO_CLIENT_ID
     assert posted["code_challenge_method"] == "S256"
     assert authorize_requests(emulator.state, "GET") == []
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+async def test_the_browser_opens_the_short_local_url(
+    emulator: Emulator, make_browser: BrowserFactory, method: str
+) -> None:
+    """Chromium is sent to http://127.0.0.1:PORT/ and nothing longer; that page takes
+    it on to the authorize endpoint by a redirect (GET) or the form (POST)."""
+    browser = await make_browser()
+
+    tokens = await login(emulator, browser, method=method)
+    visit = await browser.finished()
+
+    assert tokens.access_token
+    (opened,) = browser.opened
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", opened)
+    assert browser.watch.requests[0] == opened
+    assert "You are signed in" in visit.text
+    (asked,) = authorize_requests(emulator.state, method.upper())
+    assert asked["client_id"] == DEMO_CLIENT_ID
+    assert (
+        authorize_requests(emulator.state, "POST" if method == "get" else "GET") == []
+    )
 
 
 async def test_deny_on_consent_fails_the_login(

@@ -17,7 +17,7 @@ import aiohttp
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from loopback_login.errors import DiscoveryError
+from loopback_login.errors import DiscoveryError, NetworkError
 from loopback_login.protocol.provider import ProviderConfig
 from loopback_login.protocol.wiring import Wiring
 
@@ -85,6 +85,8 @@ async def _get_json(wiring: Wiring, url: str) -> dict[str, Any] | None:
             if response.status != 200:
                 raise DiscoveryError(f"{url} answered HTTP {response.status}")
             body = await response.json(content_type=None)
+    except NetworkError:
+        raise  # a TLS or proxy failure, already named with its fix
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         raise DiscoveryError(
             f"cannot fetch {url}: {type(exc).__name__}",

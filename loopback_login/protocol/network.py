@@ -20,6 +20,7 @@ reads it. Verification is never turned off.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import ssl
@@ -72,11 +73,20 @@ def redact(url: str) -> str:
 
 @dataclass(frozen=True)
 class ProxyChoice:
-    """The proxy for one request: its URL without credentials, and the credentials."""
+    """The proxy for one request: its URL without credentials, the credentials
+    (user, password), and where it was named."""
 
     url: str
-    auth: aiohttp.BasicAuth | None = field(default=None, repr=False)
+    auth: tuple[str, str] | None = field(default=None, repr=False)
     source: str = "--proxy"
+
+    def headers(self) -> dict[str, str] | None:
+        """``Proxy-Authorization`` (Basic), sent to the proxy only."""
+        if self.auth is None:
+            return None
+        user, password = self.auth
+        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        return {"Proxy-Authorization": f"Basic {token}"}
 
 
 def _parse_proxy(value: str, source: str) -> ProxyChoice:
@@ -104,7 +114,7 @@ def _parse_proxy(value: str, source: str) -> ProxyChoice:
     if parts.username is not None:
         from urllib.parse import unquote
 
-        auth = aiohttp.BasicAuth(unquote(parts.username), unquote(parts.password or ""))
+        auth = (unquote(parts.username), unquote(parts.password or ""))
     host = parts.hostname
     host = f"[{host}]" if ":" in host else host
     url = f"{parts.scheme}://{host}" + (f":{port}" if port else "")
@@ -182,6 +192,11 @@ class NetworkSettings:
     direct: Callable[[str], bool] = field(
         default=is_loopback_host, repr=False, compare=False
     )
+
+    def __repr__(self) -> str:
+        # The proxy URL may carry a password: never in a repr, a log or a traceback.
+        shown = redact(self.proxy) if self.proxy else None
+        return f"NetworkSettings(proxy={shown!r}, ca_file={self.ca_file!r})"
 
     def __post_init__(self) -> None:
         if self.proxy is not None:
@@ -312,14 +327,20 @@ class NetworkSettings:
         if chosen is None:
             request.update_proxy(None, None, None)
         else:
-            request.update_proxy(URL(chosen.url), chosen.auth, None)
+            request.update_proxy(URL(chosen.url), None, chosen.headers())
         try:
             return await handler(request)
         except aiohttp.ClientError as exc:
             explained = explain_network_error(exc, str(request.url), chosen)
             if explained is None:
                 raise
-            raise explained from exc
+            raise _Explained(explained.message, hint=explained.hint) from exc
+
+
+class _Explained(NetworkError, aiohttp.ClientError):
+    """A :class:`NetworkError` that aiohttp lets through as it is (a ClientError is
+    not wrapped again); callers re-raise :class:`NetworkError` before their own
+    catch-all for ClientError."""
 
 
 _VERIFY_REASONS = {
@@ -330,6 +351,7 @@ _VERIFY_REASONS = {
     20: "it is signed by an unknown authority",
     21: "it is signed by an unknown authority",
     62: "its certificate is for another name",
+    64: "its certificate is for another address",
 }
 
 
@@ -345,11 +367,11 @@ def explain_tls_error(
         reason = _VERIFY_REASONS.get(exc.verify_code or 0) or printable(
             exc.verify_message or exc.reason or exc, 160
         )
-        if exc.verify_code == 62 or "hostname mismatch" in str(exc).lower():
+        if exc.verify_code in (62, 64) or "mismatch" in str(exc).lower():
             return (
                 f"the TLS certificate of {host} is not trusted: "
                 "its certificate is for another name",
-                "check --server; " + fix_trust,
+                "check --server: the certificate names another server; " + fix_trust,
             )
         if exc.verify_code in (9, 10):
             return (
@@ -416,7 +438,7 @@ def explain_network_error(
 def _os_trust_store() -> ssl.SSLContext:
     """The operating system's certificate store where Python does not read it."""
     try:
-        import truststore  # type: ignore[import-not-found,unused-ignore]
+        import truststore
     except ImportError:  # pragma: no cover - installed with the package there
         return ssl.create_default_context()
     context: ssl.SSLContext = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

@@ -78,6 +78,8 @@ async def _ask(
             raw = await response.content.read(_MAX_BODY)
             status = response.status
             content_type = response.content_type
+    except NetworkError:
+        raise  # a TLS or proxy failure, already named with its fix
     except TimeoutError as exc:
         raise NetworkError(
             f"{provider.server} did not answer within {wiring.timeout:g} s",
