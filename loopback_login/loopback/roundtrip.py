@@ -88,23 +88,22 @@ def _no_browser(
     opener: BrowserOpener, can_paste: bool, url: str, remote_url: str | None
 ) -> str:
     if isinstance(opener, NoBrowser):
-        start = "No browser was opened: open the URL above in a browser."
+        said = "No browser was opened: open the URL above in a browser."
     else:
-        start = (
-            "No browser could be opened: open the URL above yourself "
-            "(--no-browser skips trying)."
+        said = (
+            "No browser could be opened (--no-browser skips trying): open the URL "
+            "above yourself."
         )
     if not can_paste:
-        return start
-    elsewhere = (
-        f" (open this URL there instead:\n\n    {remote_url}\n\n)"
-        if remote_url and remote_url != url
-        else ""
-    )
-    return (
-        f"{start} If the browser runs on another machine{elsewhere}, its last page "
-        "may not load: paste the URL it ended on here and press Enter."
-    )
+        return said
+    if remote_url and remote_url != url:
+        said += (
+            " For a browser on another machine, open this URL there instead:"
+            f"\n\n    {remote_url}\n\nIts last page may not load:"
+        )
+    else:
+        said += " If the browser runs on another machine, its last page may not load:"
+    return said + " paste the URL it ended on here and press Enter."
 
 
 async def _accept_pasted(

@@ -381,7 +381,8 @@ def explain_tls_error(
             )
         return (f"the TLS certificate of {host} is not trusted: {reason}", fix_trust)
     reason = printable(getattr(exc, "reason", None) or exc or "unknown", 160)
-    if "wrong version number" in reason.lower() or "record layer" in reason.lower():
+    plain = reason.lower().replace("_", " ")
+    if "wrong version number" in plain or "record layer" in plain:
         return (
             f"TLS with {host} failed: it does not speak TLS on that port ({reason})",
             "check --server: the port may serve plain http",

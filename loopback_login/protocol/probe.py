@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 
 import aiohttp
 
@@ -44,12 +45,12 @@ async def check_server(provider: ProviderConfig, wiring: Wiring) -> None:
         if isinstance(body, dict) and isinstance(body.get("error"), str):
             logger.debug("%s has a token endpoint", provider.server)
             return
-        if status == 404:
-            raise DiscoveryError(
-                f"{provider.server} does not look like an OAuth server: "
-                "its discovery document and token endpoint are not found (HTTP 404)",
-                hint=_HINT,
-            )
+        raise DiscoveryError(
+            f"{provider.server} does not look like an OAuth server: no discovery "
+            f"document (HTTP 404), and its token endpoint answered HTTP {status} "
+            f"with {kind}",
+            hint=_HINT,
+        )
     if status >= 500:
         raise NetworkError(
             f"{provider.server} is having trouble: HTTP {status}",
@@ -87,7 +88,12 @@ async def _ask(
             "--proxy), or allow more time with --http-timeout",
         ) from exc
     except aiohttp.ClientConnectorError as exc:
-        reason = getattr(exc.os_error, "strerror", None) or type(exc).__name__
+        errno = getattr(exc.os_error, "errno", None)
+        reason = (
+            os.strerror(errno).lower()
+            if errno
+            else getattr(exc.os_error, "strerror", None) or type(exc).__name__
+        )
         raise NetworkError(
             f"cannot reach {provider.server}: {printable(reason, 120)}",
             hint="check --server and the network (behind a proxy? set HTTPS_PROXY or "
