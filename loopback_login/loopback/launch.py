@@ -15,6 +15,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
@@ -90,28 +91,44 @@ class CommandBrowser:
 
     async def open(self, url: str) -> bool:
         argv = self._argv(url)
-        try:
-            process = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            logger.debug("cannot run %s: %s", argv[0], exc)
-            return False
-        try:
-            status = await asyncio.wait_for(process.wait(), self._settle)
-        except TimeoutError:
-            # Still running: a browser that stays in the foreground. Leave it be.
-            return True
-        except asyncio.CancelledError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()  # the login ended first; do not leave it behind
-            raise
-        logger.debug("%s exited with status %s", argv[0], status)
-        return status == 0
+        loop = asyncio.get_running_loop()
+        verdict: asyncio.Future[bool] = loop.create_future()
+
+        def settle(opened: bool) -> None:
+            with contextlib.suppress(RuntimeError):  # the login ended, its loop closed
+                loop.call_soon_threadsafe(_settle, verdict, opened)
+
+        def run() -> None:
+            # A thread, as for SystemBrowser: the command may outlive the login, and
+            # this thread reaps it whenever it exits.
+            try:
+                process = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                logger.debug("cannot run %s: %s", argv[0], exc)
+                settle(False)
+                return
+            try:
+                status = process.wait(self._settle)
+            except subprocess.TimeoutExpired:
+                settle(True)  # still running: a browser in the foreground
+                process.wait()
+                return
+            logger.debug("%s exited with status %s", argv[0], status)
+            settle(status == 0)
+
+        threading.Thread(target=run, name="browser-command", daemon=True).start()
+        return await verdict
+
+
+def _settle(future: asyncio.Future[bool], value: bool) -> None:
+    if not future.done():
+        future.set_result(value)
 
 
 def choose_opener(

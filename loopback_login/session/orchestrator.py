@@ -14,7 +14,7 @@ from types import TracebackType
 
 import aiohttp
 
-from loopback_login.clock import Clock, system_clock
+from loopback_login.clock import Clock, Sleep, system_clock, system_sleep
 from loopback_login.errors import (
     ConfigError,
     LoopbackLoginError,
@@ -51,7 +51,8 @@ class LoginSession:
     types while the login waits: the URL the browser ended on, for logins whose
     browser runs on another machine, or when no browser could be opened.
     ``network`` is the proxy and trust to use; without it, those the profile
-    remembers (and the environment).
+    remembers (and the environment). ``clock`` and ``sleep`` are the time seams
+    (:class:`~loopback_login.clock.FrozenClock` provides both for tests).
     """
 
     def __init__(
@@ -69,6 +70,7 @@ class LoginSession:
         notify: Notify | None = None,
         pasted: PastedLines | None = None,
         network: NetworkSettings | None = None,
+        sleep: Sleep = system_sleep,
     ) -> None:
         self.profile = validate_profile_name(profile)
         # The secret is folded into the provider here, once; a provider read back
@@ -84,8 +86,9 @@ class LoginSession:
         self._opener = opener or SystemBrowser()
         self._network = network
         self._wiring = Wiring(
-            http, clock=clock, timeout=http_timeout, notify=notify, network=network
-        )
+            http, clock=clock, timeout=http_timeout, notify=notify, sleep=sleep,
+            network=network,
+        )  # fmt: skip
         self._pasted = pasted
         self._busy = asyncio.Lock()
 

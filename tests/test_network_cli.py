@@ -4,6 +4,7 @@ SSL_CERT_FILE. Real processes, a real proxy, the emulator over real TLS."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 import ssl
@@ -14,9 +15,8 @@ from pathlib import Path
 
 import pytest
 import trustme
-from conftest import ThreadedEmulator
 from forward_proxy import PROXIED_NAME, TinyProxy
-from test_cli import HERE, Cli
+from helpers import HERE, Cli, ThreadedEmulator
 
 from loopback_login.emulator import DEMO_CLIENT_ID, STATE, EmulatorConfig
 
@@ -51,9 +51,22 @@ def tls_emu(ca: trustme.CA) -> Iterator[ThreadedEmulator]:
         yield started
 
 
-@pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    return Cli(tmp_path / "home")
+@pytest.fixture(scope="module")
+def proxied_emu(ca: trustme.CA) -> Iterator[ThreadedEmulator]:
+    """The emulator over TLS under a name only the proxy resolves; its issuer is that
+    name, as for a server behind a proxy."""
+    cert = ca.issue_cert(PROXIED_NAME)
+    with ThreadedEmulator(
+        EmulatorConfig(auto_approve=True), ssl_context=server_context(cert)
+    ) as started:
+        state = started.app[STATE]  # type: ignore[index]
+        issuer = f"https://{PROXIED_NAME}:{port_of(started)}"
+        started.call(
+            lambda: setattr(
+                state, "config", dataclasses.replace(state.config, issuer=issuer)
+            )
+        )
+        yield started
 
 
 @pytest.fixture
@@ -83,13 +96,15 @@ def test_the_proxied_name_resolves_only_in_the_proxy() -> None:
 
 
 def test_login_token_and_logout_go_through_the_proxy(
-    cli: Cli, tls_emu: ThreadedEmulator, proxy: TinyProxy, ca_pem: Path
+    cli: Cli, proxied_emu: ThreadedEmulator, proxy: TinyProxy, ca_pem: Path
 ) -> None:
     """--proxy and --ca-file at login; token (a refresh) and logout find both in the
     profile, with no proxy or CA in their environment. The proxy's log shows the
     tunnels to the server and no loopback traffic."""
-    server = proxied_url(tls_emu)
-    before = {e: count(tls_emu, e) for e in ("discovery", "jwks", "token", "revoke")}
+    server = proxied_url(proxied_emu)
+    before = {
+        e: count(proxied_emu, e) for e in ("discovery", "jwks", "token", "revoke")
+    }
     login = cli(
         "login", "--server", server, "--client-id", DEMO_CLIENT_ID,
         "--scope", "openid profile", "--proxy", proxy.url, "--ca-file", str(ca_pem),
@@ -107,13 +122,13 @@ def test_login_token_and_logout_go_through_the_proxy(
     logout = cli("logout")
     assert logout.returncode == 0, logout.stderr
 
-    assert count(tls_emu, "discovery") > before["discovery"]
-    assert count(tls_emu, "jwks") > before["jwks"]
-    assert count(tls_emu, "token", grant_type="authorization_code") >= 1
-    assert count(tls_emu, "token") - before["token"] == 2  # the code, one refresh
-    assert count(tls_emu, "revoke") - before["revoke"] == 1
+    assert count(proxied_emu, "discovery") > before["discovery"]
+    assert count(proxied_emu, "jwks") > before["jwks"]
+    assert count(proxied_emu, "token", grant_type="authorization_code") >= 1
+    assert count(proxied_emu, "token") - before["token"] == 2  # the code, one refresh
+    assert count(proxied_emu, "revoke") - before["revoke"] == 1
     asked = proxy.requests()
-    assert ("CONNECT", f"{PROXIED_NAME}:{port_of(tls_emu)}") in asked
+    assert ("CONNECT", f"{PROXIED_NAME}:{port_of(proxied_emu)}") in asked
     assert all(target.startswith(PROXIED_NAME) for _, target in asked), asked
 
 
@@ -146,7 +161,7 @@ def test_loopback_is_never_proxied(
 
 
 def test_proxy_credentials_work_and_are_never_kept_or_shown(
-    cli: Cli, tls_emu: ThreadedEmulator, ca_pem: Path, tmp_path: Path
+    cli: Cli, proxied_emu: ThreadedEmulator, ca_pem: Path, tmp_path: Path
 ) -> None:
     """A proxy that wants a password: given in --proxy it works; the profile keeps
     the proxy without it; a refresh without it is refused by the proxy in one clear
@@ -157,7 +172,7 @@ def test_proxy_credentials_work_and_are_never_kept_or_shown(
         quoted = password
         with_password = proxy.url.replace("http://", f"http://alice:{quoted}@")
         login = cli(
-            "login", "--server", proxied_url(tls_emu), "--client-id", DEMO_CLIENT_ID,
+            "login", "--server", proxied_url(proxied_emu), "--client-id", DEMO_CLIENT_ID,
             "--proxy", with_password, "--ca-file", str(ca_pem),
             HTTPS_PROXY=with_password, SSL_CERT_FILE=str(ca_pem),
         )  # fmt: skip
@@ -172,7 +187,7 @@ def test_proxy_credentials_work_and_are_never_kept_or_shown(
         assert first == (
             "error: profile 'default' kept: the revocation failed: the proxy "
             f"{proxy.url} (from --proxy) refused to connect to "
-            f"{PROXIED_NAME}:{port_of(tls_emu)}: HTTP 407 Proxy Authentication Required"
+            f"{PROXIED_NAME}:{port_of(proxied_emu)}: HTTP 407 Proxy Authentication Required"
         ), refused.stderr
         assert "user:password" in refused.stderr
 
@@ -188,14 +203,14 @@ def test_proxy_credentials_work_and_are_never_kept_or_shown(
 
 
 def test_an_unreachable_proxy_is_named_and_no_browser_opens(
-    cli: Cli, tls_emu: ThreadedEmulator, tmp_path: Path
+    cli: Cli, proxied_emu: ThreadedEmulator, tmp_path: Path
 ) -> None:
     marker = tmp_path / "browser-opened"
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         dead = f"http://bob:hunter2@127.0.0.1:{sock.getsockname()[1]}"
     result = cli(
-        "login", "--server", proxied_url(tls_emu), "--client-id", DEMO_CLIENT_ID,
+        "login", "--server", proxied_url(proxied_emu), "--client-id", DEMO_CLIENT_ID,
         "--proxy", dead, "--browser-command", f"touch {marker}",
     )  # fmt: skip
     assert result.returncode == 1
