@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import aiohttp
 import pytest
 import pytest_asyncio
 from browser_driver import ChromiumBrowser, screenshot_dir
@@ -252,7 +253,13 @@ async def test_callback_error_description_is_shown_escaped(
     catcher = UrlCatcher()
     async with login_session(emulator, catcher) as session:
         attempt = asyncio.create_task(session.login())
-        authorize_url = await asyncio.wait_for(catcher.url, WAIT)
+        start_url = await asyncio.wait_for(catcher.url, WAIT)
+        # The opener gets the short local URL; it redirects to the authorize URL.
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(start_url, allow_redirects=False) as response,
+        ):
+            authorize_url = response.headers["Location"]
         asked = dict(parse_qsl(urlsplit(authorize_url).query))
         callback = (
             asked["redirect_uri"]

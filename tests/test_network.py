@@ -163,6 +163,14 @@ def test_redact() -> None:
     assert redact("http://a:b@proxy:3128") == "http://proxy:3128"
     assert redact("http://proxy:3128") == "http://proxy:3128"
     assert redact("http://a@[::1]:3128") == "http://[::1]:3128"
+    assert redact("http://a:b@proxy:port") == "http://proxy:port"
+
+
+def test_a_bad_port_never_shows_the_password() -> None:
+    with pytest.raises(ConfigError) as info:
+        NetworkSettings(proxy="http://alice:hunter2@proxy:notaport")
+    assert "bad port" in str(info.value)
+    assert "hunter2" not in str(info.value)
 
 
 def test_a_missing_or_bad_ca_file_is_named(tmp_path: Path) -> None:

@@ -6,19 +6,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import socket
 import ssl
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import trustme
 from forward_proxy import PROXIED_NAME, TinyProxy
-from helpers import HERE, Cli, ThreadedEmulator
+from helpers import HERE, Cli, Emulator, SessionFactory, ThreadedEmulator
 
 from loopback_login.emulator import DEMO_CLIENT_ID, STATE, EmulatorConfig
+from loopback_login.protocol.network import NetworkSettings
 
 BROWSER = f"{sys.executable} {HERE / 'browser_cmd.py'} %s"
 
@@ -313,3 +316,31 @@ def test_a_missing_ca_file_is_a_clear_error(
     assert result.returncode == 1
     assert "error: --ca-file /nonexistent/root.pem: no such file" in result.stderr
     assert time.monotonic() - started < 30
+
+
+async def test_the_proxy_log_names_discovery_keys_token_and_revoke(
+    make_session: SessionFactory, emulator: Emulator, tmp_path: Path
+) -> None:
+    """Through the library, with the loopback rule swapped out by its seam (the only
+    way to send a 127.0.0.1 server through a proxy): the proxy's own log names each
+    request the session made, by method and URL. The browser's trip to the
+    loopback server is not among them."""
+    proxy = TinyProxy(tmp_path / "proxy").start()
+    try:
+        network = NetworkSettings(proxy=proxy.url, direct=lambda host: False)
+        session = make_session(http=None, network=network)
+        async with session:
+            await session.login()
+            await session.get_token(min_valid=math.inf)
+            assert await session.logout()
+    finally:
+        proxy.stop()
+    base = f"http://{urlsplit(emulator.url).netloc}"
+    asked = proxy.requests()
+    assert ("GET", f"{base}/.well-known/openid-configuration") in asked
+    assert ("GET", f"{base}/restapi/oauth/jwks") in asked
+    assert asked.count(("POST", f"{base}/restapi/oauth/token")) == 2
+    assert ("POST", f"{base}/restapi/oauth/revoke") in asked
+    assert not [
+        target for _, target in asked if "/callback" in target or "authorize" in target
+    ]

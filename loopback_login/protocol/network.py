@@ -63,11 +63,9 @@ def is_loopback_host(host: str) -> bool:
 def redact(url: str) -> str:
     """``url`` without its user and password, for messages and logs."""
     parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
+    if "@" not in parts.netloc:
         return url
-    host = parts.hostname or ""
-    host = f"[{host}]" if ":" in host else host
-    netloc = f"{host}:{parts.port}" if parts.port else host
+    netloc = parts.netloc.rpartition("@")[2]  # even with a port that does not parse
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
