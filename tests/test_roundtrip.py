@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 import aiohttp
 import pytest
-from helpers import Cli, LoginProcess, ThreadedEmulator, redirect_of
+from helpers import Cli, LoginProcess, ThreadedEmulator, login, redirect_of
 
 from loopback_login.emulator import STATE
 from loopback_login.loopback.browser import BrowserOpener
@@ -31,8 +31,8 @@ def start_login(
         return started[-1]
 
     yield start
-    for login in started:
-        login.close()
+    for process in started:
+        process.close()
 
 
 def callback_url(start: str) -> str:
@@ -122,3 +122,20 @@ async def test_the_waiting_line_is_said_once(http: aiohttp.ClientSession) -> Non
         await returning
     assert code == "c"
     assert said == ["Waiting for the sign-in in the browser… Ctrl-C to cancel."]
+
+
+def test_the_short_url_is_shown_and_verbose_adds_the_full_one(
+    cli: Cli, emu: ThreadedEmulator
+) -> None:
+    plain = login(cli, emu)
+    shown = re.search(r"open this URL in your browser:\n\n    (\S+)\n", plain.stderr)
+    assert shown is not None, plain.stderr
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", shown.group(1))
+    assert "/restapi/oauth/authorize?" not in plain.stderr
+
+    verbose = login(cli, emu, "--verbose")
+    assert re.search(
+        r"the authorize URL: http://127\.0\.0\.1:\d+/restapi/oauth/authorize\?\S*"
+        r"code_challenge=",
+        verbose.stderr,
+    ), verbose.stderr
