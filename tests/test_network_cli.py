@@ -7,17 +7,19 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import socket
 import ssl
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import trustme
-from forward_proxy import PROXIED_NAME, TinyProxy
+from forward_proxy import PROXIED_NAME, TinyProxy, tinyproxy_path
 from helpers import HERE, Cli, Emulator, SessionFactory, ThreadedEmulator
 
 from loopback_login.emulator import DEMO_CLIENT_ID, STATE, EmulatorConfig
@@ -72,9 +74,20 @@ def proxied_emu(ca: trustme.CA) -> Iterator[ThreadedEmulator]:
         yield started
 
 
+def start_proxy(folder: Path, **options: Any) -> TinyProxy:
+    """tinyproxy, started; missing, it fails the test under CI and skips it
+    elsewhere, saying why (as the Chromium tests do)."""
+    if tinyproxy_path() is None:
+        reason = "no tinyproxy: install Debian's (`apt-get install tinyproxy-bin`)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return TinyProxy(folder, **options).start()
+
+
 @pytest.fixture
 def proxy(tmp_path: Path) -> Iterator[TinyProxy]:
-    started = TinyProxy(tmp_path / "proxy").start()
+    started = start_proxy(tmp_path / "proxy")
     yield started
     started.stop()
 
@@ -170,7 +183,7 @@ def test_proxy_credentials_work_and_are_never_kept_or_shown(
     the proxy without it; a refresh without it is refused by the proxy in one clear
     line; with it in HTTPS_PROXY the remembered proxy borrows it."""
     password = "s3cr3tW0rd42"  # tinyproxy's configuration takes letters and digits
-    proxy = TinyProxy(tmp_path / "auth-proxy", basic_auth=("alice", password)).start()
+    proxy = start_proxy(tmp_path / "auth-proxy", basic_auth=("alice", password))
     try:
         quoted = password
         with_password = proxy.url.replace("http://", f"http://alice:{quoted}@")
@@ -325,7 +338,7 @@ async def test_the_proxy_log_names_discovery_keys_token_and_revoke(
     way to send a 127.0.0.1 server through a proxy): the proxy's own log names each
     request the session made, by method and URL. The browser's trip to the
     loopback server is not among them."""
-    proxy = TinyProxy(tmp_path / "proxy").start()
+    proxy = start_proxy(tmp_path / "proxy")
     try:
         network = NetworkSettings(proxy=proxy.url, direct=lambda host: False)
         session = make_session(http=None, network=network)
