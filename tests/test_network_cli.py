@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import socket
 import ssl
@@ -20,8 +19,9 @@ from urllib.parse import urlsplit
 import pytest
 import trustme
 from forward_proxy import PROXIED_NAME, TinyProxy, tinyproxy_path
-from helpers import HERE, Cli, Emulator, SessionFactory, ThreadedEmulator
+from helpers import HERE, Cli, Emulator, SessionFactory, ThreadedEmulator, expire
 
+from loopback_login.clock import FrozenClock
 from loopback_login.emulator import DEMO_CLIENT_ID, STATE, EmulatorConfig
 from loopback_login.protocol.network import NetworkSettings
 
@@ -133,7 +133,8 @@ def test_login_token_and_logout_go_through_the_proxy(
     assert settings["proxy"] == proxy.url
     assert settings["ca_file"] == str(ca_pem)
 
-    refreshed = cli("token", "--min-valid", "999999999")
+    expire(cli)
+    refreshed = cli("token")
     assert refreshed.returncode == 0, refreshed.stderr
     logout = cli("logout")
     assert logout.returncode == 0, logout.stderr
@@ -170,7 +171,8 @@ def test_loopback_is_never_proxied(
         "--browser-command", browser, **every,
     )  # fmt: skip
     assert login.returncode == 0, login.stderr
-    assert cli("token", "--min-valid", "999999999", **every).returncode == 0
+    expire(cli)
+    assert cli("token", **every).returncode == 0
     assert cli("logout", **every).returncode == 0
     assert proxy.log.exists()  # it ran and logged, and was asked nothing
     assert proxy.requests() == []
@@ -207,7 +209,8 @@ def test_proxy_credentials_work_and_are_never_kept_or_shown(
         ), refused.stderr
         assert "user:password" in refused.stderr
 
-        borrowed = cli("token", "--min-valid", "999999999", HTTPS_PROXY=with_password)
+        expire(cli)
+        borrowed = cli("token", HTTPS_PROXY=with_password)
         assert borrowed.returncode == 0, borrowed.stderr
         assert "warning" not in borrowed.stderr
         logout = cli("logout", HTTPS_PROXY=with_password)
@@ -247,7 +250,8 @@ def test_ca_file_trusts_the_private_ca_and_is_remembered(
     )  # fmt: skip
     assert login.returncode == 0, login.stderr
     assert cli.entry()["settings"]["ca_file"] == str(ca_pem)
-    refreshed = cli("token", "--min-valid", "999999999")
+    expire(cli)
+    refreshed = cli("token")
     assert refreshed.returncode == 0, refreshed.stderr
 
 
@@ -332,7 +336,7 @@ def test_a_missing_ca_file_is_a_clear_error(
 
 
 async def test_the_proxy_log_names_discovery_keys_token_and_revoke(
-    make_session: SessionFactory, emulator: Emulator, tmp_path: Path
+    make_session: SessionFactory, emulator: Emulator, clock: FrozenClock, tmp_path: Path
 ) -> None:
     """Through the library, with the loopback rule swapped out by its seam (the only
     way to send a 127.0.0.1 server through a proxy): the proxy's own log names each
@@ -344,7 +348,8 @@ async def test_the_proxy_log_names_discovery_keys_token_and_revoke(
         session = make_session(http=None, network=network)
         async with session:
             await session.login()
-            await session.get_token(min_valid=math.inf)
+            clock.advance(4000)  # past the access token's hour: a refresh
+            await session.get_token()
             assert await session.logout()
     finally:
         proxy.stop()
