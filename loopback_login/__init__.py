@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from loopback_login.http.source import TokenSource
     from loopback_login.loopback.browser import BrowserOpener, NoBrowser, SystemBrowser
     from loopback_login.loopback.config import LoopbackConfig
+    from loopback_login.protocol.network import NetworkSettings
     from loopback_login.protocol.provider import ProviderConfig
     from loopback_login.protocol.tokens import TokenSet
     from loopback_login.session.orchestrator import LoginSession
@@ -65,6 +66,7 @@ __all__ = [
     "LoopbackLoginError",
     "MemoryTokenStore",
     "NetworkError",
+    "NetworkSettings",
     "NewerEntryError",
     "NoBrowser",
     "NonceMismatchError",
@@ -94,6 +96,7 @@ _HOMES = {
     "NoBrowser": "loopback.browser",
     "SystemBrowser": "loopback.browser",
     "LoopbackConfig": "loopback.config",
+    "NetworkSettings": "protocol.network",
     "ProviderConfig": "protocol.provider",
     "create_app": "emulator",
     "LoginSession": "session.orchestrator",

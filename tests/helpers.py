@@ -17,6 +17,7 @@ import os
 import queue
 import re
 import secrets
+import ssl
 import stat
 import subprocess
 import sys
@@ -74,7 +75,10 @@ SessionFactory = Callable[..., LoginSession]
 class ThreadedEmulator:
     """An emulator on its own event loop in a thread, for sync CLI tests."""
 
-    def __init__(self, config: EmulatorConfig) -> None:
+    def __init__(
+        self, config: EmulatorConfig, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
+        self._ssl_context = ssl_context
         self.loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(config,), daemon=True)
@@ -86,7 +90,7 @@ class ThreadedEmulator:
         asyncio.set_event_loop(self.loop)
 
         async def start() -> None:
-            self._runner, self.url = await serve(config)
+            self._runner, self.url = await serve(config, ssl_context=self._ssl_context)
             self.app = self._runner.app
             self._ready.set()
 
@@ -219,13 +223,17 @@ WAIT = 15.0  # seconds: the bound on every wait for the child process
 
 
 class LoginProcess:
-    """`loopback-login login --no-browser` with stdin to paste into and stderr read
+    """`loopback-login login --no-browser` (or, with ``no_browser=False``, with
+    the browser the environment gives) with stdin to paste into and stderr read
     line by line in a thread, so every wait has a deadline."""
 
-    def __init__(self, cli: Cli, emu: ThreadedEmulator, *args: str) -> None:
+    def __init__(
+        self, cli: Cli, emu: ThreadedEmulator, *args: str, no_browser: bool = True
+    ) -> None:
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "loopback_login", "login", "--no-browser",
+                sys.executable, "-m", "loopback_login", "login",
+                *(["--no-browser"] if no_browser else []),
                 "--server", emu.url, "--client-id", DEMO_CLIENT_ID,
                 "--timeout", "30", *args,
             ],

@@ -28,7 +28,11 @@ from loopback_login.cli.common import (
 )
 from loopback_login.cli.emulator_commands import demo, emulator
 from loopback_login.cli.fast import FORMATS, format_token
-from loopback_login.cli.login_options import build_provider, login_options
+from loopback_login.cli.login_options import (
+    build_network,
+    build_provider,
+    login_options,
+)
 from loopback_login.cli.output import report
 from loopback_login.errors import (
     QUOTE_LIMIT,
@@ -102,18 +106,23 @@ def login(profile: str, cache_dir: str | None, verbose: bool, **opts: Any) -> No
     loopback = LoopbackConfig(
         redirect_uris=opts["redirect_uri"], timeout=opts["timeout"]
     )
-    from loopback_login.loopback.browser import NoBrowser
-
-    opener = NoBrowser() if opts["no_browser"] else None
-    if opts["no_browser"]:
+    network = build_network(opts, remembered)
+    if network.proxy and network.to_profile()["proxy"] != network.proxy:
         say(
-            "If the browser runs on another machine, its last page may not load: "
-            "paste the URL it ended on here and press Enter."
+            "note: the proxy's password is not saved with the profile: token and "
+            "logout take it from HTTPS_PROXY/HTTP_PROXY when they name this proxy."
         )
+    from loopback_login.loopback.launch import choose_opener
+
+    opener, why = choose_opener(
+        no_browser=opts["no_browser"], browser_command=opts["browser_command"]
+    )
+    if why:
+        say(why)
     session = LoginSession(
         provider, profile=profile, loopback=loopback, store=store, opener=opener,
-        http_timeout=opts["http_timeout"], notify=say,
-        pasted=stdin_lines() if opts["no_browser"] else None,
+        http_timeout=opts["http_timeout"], notify=say, network=network,
+        pasted=stdin_lines(),
     )  # fmt: skip
 
     async def go() -> ProfileEntry | None:
@@ -181,13 +190,16 @@ def token(
     store = setup(verbose, cache_dir)
     if rejected == "-":
         rejected = sys.stdin.readline(4096).strip()
-    from loopback_login.loopback.browser import NoBrowser
+    from loopback_login.loopback.launch import choose_opener
 
+    opener, why = choose_opener(no_browser=no_browser)
+    if why and login_:
+        say(why)
     session = LoginSession(
         profile=profile, store=store, notify=say, http_timeout=http_timeout,
         client_secret=read_secret(client_secret_file, client_secret),
-        loopback=LoopbackConfig(timeout=timeout),
-        opener=NoBrowser() if no_browser else None,
+        loopback=LoopbackConfig(timeout=timeout), opener=opener,
+        pasted=stdin_lines() if login_ else None,
     )  # fmt: skip
 
     async def go() -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import ssl
 import time
 from urllib.parse import urlsplit
 
@@ -93,8 +94,10 @@ async def serve(
     host: str = "127.0.0.1",
     port: int = 0,
     clock: Clock = time.time,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> tuple[web.AppRunner, str]:
-    """Start the emulator on a loopback address; returns the runner and base URL.
+    """Start the emulator on a loopback address; returns the runner and base URL
+    (``https`` with ``ssl_context``, which holds the certificate to serve).
 
     The caller stops it with ``await runner.cleanup()``. Raises
     :class:`ConfigError` for a host that is not a loopback IP address, or a port
@@ -114,7 +117,7 @@ async def serve(
     runner = web.AppRunner(create_app(config, clock=clock), access_log=None)
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
+        await web.TCPSite(runner, host, port, ssl_context=ssl_context).start()
     except OSError as exc:
         await runner.cleanup()
         raise ConfigError(
@@ -123,7 +126,8 @@ async def serve(
         ) from exc
     bound_port = runner.addresses[0][1]
     shown = f"[{host}]" if ":" in host else host
-    return runner, f"http://{shown}:{bound_port}"
+    scheme = "https" if ssl_context is not None else "http"
+    return runner, f"{scheme}://{shown}:{bound_port}"
 
 
 @web.middleware

@@ -24,6 +24,7 @@ from loopback_login.errors import (
 from loopback_login.loopback.browser import BrowserOpener, SystemBrowser
 from loopback_login.loopback.config import LoopbackConfig
 from loopback_login.loopback.roundtrip import PastedLines
+from loopback_login.protocol.network import NetworkSettings
 from loopback_login.protocol.provider import ProviderConfig
 from loopback_login.protocol.token_client import TokenClient
 from loopback_login.protocol.tokens import TokenSet
@@ -49,7 +50,9 @@ class LoginSession:
     ``get_token`` and ``logout`` need only the profile (and the client secret, which
     is never stored: pass it as ``client_secret``). ``pasted`` yields lines a person
     types while the login waits: the URL the browser ended on, for logins whose
-    browser runs on another machine. ``clock`` and ``sleep`` are the time seams
+    browser runs on another machine, or when no browser could be opened.
+    ``network`` is the proxy and trust to use; without it, those the profile
+    remembers (and the environment). ``clock`` and ``sleep`` are the time seams
     (:class:`~loopback_login.clock.FrozenClock` provides both for tests).
     """
 
@@ -67,6 +70,7 @@ class LoginSession:
         http_timeout: float = DEFAULT_HTTP_TIMEOUT,
         notify: Notify | None = None,
         pasted: PastedLines | None = None,
+        network: NetworkSettings | None = None,
         sleep: Sleep = system_sleep,
     ) -> None:
         self.profile = validate_profile_name(profile)
@@ -81,9 +85,11 @@ class LoginSession:
             store if store is not None else FileTokenStore(default_store_dir())
         )
         self._opener = opener or SystemBrowser()
+        self._network = network
         self._wiring = Wiring(
-            http, clock=clock, timeout=http_timeout, notify=notify, sleep=sleep
-        )
+            http, clock=clock, timeout=http_timeout, notify=notify, sleep=sleep,
+            network=network,
+        )  # fmt: skip
         self._pasted = pasted
         self._busy = asyncio.Lock()
 
@@ -190,6 +196,7 @@ class LoginSession:
             # Before revoking: a session whose entry cannot be removed must stay live.
             self._store.check_writable(self.profile)
             if not local and not entry.dead:
+                self._adopt_network(entry)
                 tokens = entry.tokens
                 await TokenClient(self._provider_for(entry), self._wiring).revoke(
                     tokens.refresh_token or tokens.access_token
@@ -206,6 +213,8 @@ class LoginSession:
     async def _login_locked(self) -> TokenSet:
         previous = self._load(quiet=True)
         provider, loopback = self._login_settings(previous)
+        if previous is not None:
+            self._adopt_network(previous)
         # Before the browser opens: a sign-in whose session cannot be saved would
         # only have the person sign in for nothing.
         with self._store.reserve(self.profile) as room:
@@ -223,6 +232,7 @@ class LoginSession:
         return entry.tokens
 
     async def _refresh_locked(self, entry: ProfileEntry) -> TokenSet:
+        self._adopt_network(entry)
         return await refresh_entry(
             entry,
             provider=self._provider_for(entry),
@@ -293,6 +303,11 @@ class LoginSession:
             remembered = tuple(previous.settings.get("redirect_uris") or ())
             loopback = dataclasses.replace(loopback, redirect_uris=remembered)
         return provider, loopback
+
+    def _adopt_network(self, entry: ProfileEntry) -> None:
+        """The proxy and CA file the profile remembers, unless some were given."""
+        if self._network is None:
+            self._wiring.adopt(NetworkSettings.from_profile(entry.settings))
 
     def _provider_for(self, entry: ProfileEntry) -> ProviderConfig:
         """The settings given to this session, else those the profile remembers."""
