@@ -8,6 +8,8 @@ claims a sign-in that was not kept.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from typing import Any
 
 from loopback_login.errors import DiscoveryError, LoopbackLoginError
 from loopback_login.loopback.browser import BrowserOpener
@@ -40,10 +42,12 @@ async def sign_in(
     wiring: Wiring,
     opener: BrowserOpener,
     pasted: PastedLines | None = None,
+    kept: Mapping[str, Any] | None = None,
 ) -> ProfileEntry:
     """Sign in with the browser and save the session as ``profile``'s entry.
 
-    ``provider`` carries the client secret, if the app has one.
+    ``provider`` carries the client secret, if the app has one. ``kept`` are the
+    profile's own settings (keep-alive) that outlive the session they came with.
     """
     # A missing secret or unreadable key must show before the person signs in.
     client_auth(provider, provider.token_endpoint, now=wiring.clock())
@@ -90,6 +94,7 @@ async def sign_in(
             )
             settings = provider.to_profile()
             settings["redirect_uris"] = list(loopback.redirect_uris)
+            settings.update(kept or {})
             entry = ProfileEntry(
                 profile=profile,
                 settings=settings,
