@@ -280,7 +280,7 @@ class KeepAlive:
             name,
             REFRESHED,
             True,
-            f"refreshed: the refresh token is {good}",
+            f"the refresh token is {good}",
             end,
             fresh.session_expires_at,
         )
