@@ -3,7 +3,9 @@
 It serves three things and nothing else: the callback path; ``/``, a short URL that
 starts the login (a redirect for the GET method, the self-submitting form for the
 POST method); and 404 for the rest, so a stray ``/favicon.ico`` cannot end a login.
-The pages are in ``pages.py``, the sockets in ``listen.py``.
+Only GET is served (HEAD too is 405), and every reply carries the pages' headers.
+The pages are in ``pages.py``, the sockets in ``listen.py``, the bounds on other
+local users' connections in ``connections.py``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import errno
 import logging
 import socket
 from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from types import TracebackType
 from urllib.parse import parse_qsl, urlsplit
 
@@ -27,6 +30,14 @@ from loopback_login.errors import (
 )
 from loopback_login.loopback import listen, pages
 from loopback_login.loopback.config import LoopbackConfig, RedirectTarget
+from loopback_login.loopback.connections import (
+    ACCEPT_BATCH,
+    IDLE_TIMEOUT,
+    Connection,
+    Pool,
+    QuietLog,
+    connection_budget,
+)
 from loopback_login.protocol.authorize import parse_callback
 
 __all__ = ["LoopbackServer", "Outcome"]
@@ -57,8 +68,13 @@ class LoopbackServer:
         *,
         expected_state: str,
         expected_issuer: str | None = None,
+        idle_timeout: float = IDLE_TIMEOUT,
+        max_connections: int | None = None,
     ) -> None:
         self._config = config
+        self._idle_timeout = idle_timeout
+        self._max_connections = max_connections
+        self._servers: list[asyncio.Server] = []
         self._state = expected_state
         self._issuer = expected_issuer
         self._runner: web.AppRunner | None = None
@@ -99,17 +115,41 @@ class LoopbackServer:
         self._code = loop.create_future()
         self._outcome = loop.create_future()
         sockets = self._bind_first_free()
-        app = web.Application(client_max_size=16 * 1024, middlewares=[self._check_host])
+        app = web.Application(
+            client_max_size=16 * 1024, middlewares=[self._busy, self._check_host]
+        )
+        app.on_response_prepare.append(_secure)
         assert self._target is not None
-        app.router.add_get(self._target.path, self._callback)
+        app.router.add_get(self._target.path, self._callback, allow_head=False)
         if self._target.path != "/":
-            app.router.add_get("/", self._index)
+            app.router.add_get("/", self._index, allow_head=False)
         self._runner = web.AppRunner(
             app, handle_signals=False, access_log=None, shutdown_timeout=1.0
         )
         await self._runner.setup()
-        for sock in sockets:
-            await web.SockSite(self._runner, sock).start()
+        assert self._runner.server is not None
+        limit = self._max_connections or connection_budget()
+        connection = partial(
+            Connection,
+            self._runner.server,
+            loop=loop,
+            pool=Pool(limit),
+            idle_timeout=self._idle_timeout,
+            logger=QuietLog(),
+            access_log=None,
+        )
+        try:
+            for sock in sockets:
+                self._servers.append(
+                    await loop.create_server(
+                        connection, sock=sock, backlog=ACCEPT_BATCH
+                    )
+                )
+        except BaseException:
+            for sock in sockets[len(self._servers) :]:
+                sock.close()  # not yet handed to a server
+            await self._close()
+            raise
         logger.debug("listening for the callback at %s", self.redirect_uri)
         return self
 
@@ -124,9 +164,17 @@ class LoopbackServer:
             self._outcome.set_result(Outcome(error=_cancelled(exc)))
         if self._pages_done:
             await asyncio.wait(self._pages_done, timeout=self._config.page_timeout)
+        await self._close()
+
+    async def _close(self) -> None:
+        for server in self._servers:
+            server.close()
         if self._runner is not None:
-            await self._runner.cleanup()
+            await self._runner.cleanup()  # closes the connections still open
             self._runner = None
+        for server in self._servers:
+            await server.wait_closed()
+        self._servers.clear()
 
     async def wait_for_code(
         self,
@@ -182,6 +230,22 @@ class LoopbackServer:
             raise
         self._code.set_result(code)
         return True
+
+    @web.middleware
+    async def _busy(
+        self,
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        # A connection being answered is never the idle one dropped for another.
+        connection = request.protocol
+        if not isinstance(connection, Connection):
+            return await handler(request)
+        connection.started()
+        try:
+            return await handler(request)
+        finally:
+            connection.finished()
 
     @web.middleware
     async def _check_host(
@@ -259,6 +323,12 @@ class LoopbackServer:
             hint="close the program using it, or register another redirect URI such as "
             f"{listen.next_uri(busy[-1])} in the app and add it with --redirect-uri",
         )
+
+
+async def _secure(request: web.Request, response: web.StreamResponse) -> None:
+    # 404, 405 and 421 too; a page's own policy (the POST form's) is kept.
+    for name, value in pages.HEADERS.items():
+        response.headers.setdefault(name, value)
 
 
 def _cancelled(exc: BaseException | None) -> LoopbackLoginError | None:
