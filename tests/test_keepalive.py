@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import Emulator, EmulatorFactory, SessionFactory
+from helpers import Emulator, EmulatorFactory, SessionFactory
 
 from loopback_login.clock import FrozenClock
 from loopback_login.emulator import STATE

@@ -8,46 +8,32 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import ThreadedEmulator
+from helpers import Cli as BaseCli
+from helpers import EmulatorStarter, ThreadedEmulator
 
 from loopback_login.cli.schedule import MARKER, cron_entry, systemd_units
 from loopback_login.emulator import DEMO_CLIENT_ID, STATE
 
-HERE = Path(__file__).parent
-EmulatorStarter = Callable[..., ThreadedEmulator]
 
-
-class Cli:
-    """``python -m loopback_login`` with a private cache folder, home and PATH."""
+class Cli(BaseCli):
+    """The CLI with its own home, config folder and PATH besides its cache folder."""
 
     def __init__(self, root: Path) -> None:
-        self.home = root / "sessions"
+        super().__init__(root / "sessions")
         self.user_home = root / "home"
         self.config = root / "config"
         self.bin = root / "bin"
         for folder in (self.user_home, self.bin):
             folder.mkdir(parents=True)
-        self.env = {
-            **os.environ,
-            "LOOPBACK_LOGIN_HOME": str(self.home),
-            "HOME": str(self.user_home),
-            "XDG_CONFIG_HOME": str(self.config),
+        self.env.update(
+            HOME=str(self.user_home),
+            XDG_CONFIG_HOME=str(self.config),
             # No systemctl, launchctl or crontab but those a test puts here.
-            "PATH": str(self.bin),
-            "PYTHONPATH": os.pathsep.join([str(HERE.parent), str(HERE)]),
-        }
-
-    def __call__(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "loopback_login", *args],
-            env={**self.env, **env}, capture_output=True, text=True, timeout=60,
-            stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+            PATH=str(self.bin),
+        )
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
@@ -55,16 +41,12 @@ class Cli:
             env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
 
-    def entry(self, profile: str = "default") -> dict[str, Any]:
-        return json.loads((self.home / f"{profile}.json").read_text())
-
     def login(
         self, emu: ThreadedEmulator, *args: str
     ) -> subprocess.CompletedProcess[str]:
         result = self(
             "login", "--server", emu.url, "--client-id", DEMO_CLIENT_ID,
             "--timeout", "20", *args,
-            BROWSER=f"{sys.executable} {HERE / 'browser_cmd.py'} %s",
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
         return result
@@ -72,6 +54,7 @@ class Cli:
 
 @pytest.fixture
 def cli(tmp_path: Path) -> Cli:
+    """This module's CLI: schedules land in a temporary home, not the machine's."""
     return Cli(tmp_path)
 
 
