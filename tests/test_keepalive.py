@@ -359,3 +359,21 @@ def test_decide_is_pure_and_explains() -> None:
     assert decide(capped, now=now, within=2 * DAY).ok
     assert not decide(entry(session_expires_at=now - 1), now=now, within=DAY).ok
     assert not decide(entry(refresh_token_expires_at=now - 1), now=now, within=DAY).ok
+
+
+async def test_a_damaged_entry_is_named_and_the_run_goes_on(
+    make_session: SessionFactory,
+    emulator: Emulator,
+    store: MemoryTokenStore,
+    http: aiohttp.ClientSession,
+    clock: FrozenClock,
+) -> None:
+    await make_session(profile="good", token_params=SHORT).login()
+    store.save("bad", {"settings": {}, "tokens": {"access_token": 5}})
+
+    report = await keepalive(store, http, clock).run(["bad", "good"])
+
+    assert statuses(report) == {"bad": "skipped", "good": "refreshed"}
+    assert "bad field" in report.outcomes[0].detail
+    assert not report.ok
+    assert len(refreshes(emulator)) == 1

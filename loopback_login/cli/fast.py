@@ -96,7 +96,7 @@ def _refresh_ending(tokens: Mapping[str, Any], now: float) -> bool:
     so the warning costs the cached path nothing until it is due."""
     end = tokens.get("refresh_token_expires_at")
     return (
-        isinstance(end, int | float) and bool(tokens.get("refresh_token"))
+        isinstance(end, (int, float)) and bool(tokens.get("refresh_token"))
         and end - now < _WARN_WITHIN
     )  # fmt: skip
 

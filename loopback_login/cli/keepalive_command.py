@@ -91,8 +91,8 @@ ENABLE_HINT = "loopback-login keepalive --enable --profile NAME"
 @click.option(
     "--scheduler",
     type=click.Choice(SCHEDULERS),
-    help="With --install/--uninstall [default: launchd on macOS, systemd where it "
-    "runs, else cron].",
+    help="With --install [default: launchd on macOS, systemd where it runs, else "
+    "cron]; --uninstall without it looks in all three.",
 )
 @click.option(
     "--http-timeout", type=click.FloatRange(min=0.1), default=DEFAULT_HTTP_TIMEOUT
@@ -290,7 +290,8 @@ def _install(
         files = {_launchd_path(): launchd_plist(command, every)}
         activate = [["launchctl", "load", "-w", str(_launchd_path())]]
     else:
-        entry = cron_entry(command, every)
+        # cron mails whatever a job prints: with --quiet, only a failure.
+        entry = cron_entry([*command, "--quiet"], every)
         if not write:
             click.echo(entry, nl=False)
             say("Add these lines with `crontab -e`, or run this again with --write.")

@@ -234,6 +234,9 @@ class KeepAlive:
             except RateLimitError as exc:
                 stopped = exc
                 outcomes.append(Outcome(name, RATE_LIMITED, False, _rate_text(exc)))
+            except LoopbackLoginError as exc:  # the lock or the entry, not the server
+                detail = f"{exc}; {exc.hint}" if exc.hint else str(exc)
+                outcomes.append(Outcome(name, FAILED, False, detail))
         return Report(tuple(outcomes), stopped)
 
     async def _keep(self, name: str, entry: ProfileEntry | None) -> Outcome:
