@@ -16,13 +16,13 @@ lock), so a run racing any number of ``token`` calls spends each refresh token o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
-from loopback_login.clock import Clock, system_clock
+from loopback_login.clock import Clock, Sleep, system_clock, system_sleep
 from loopback_login.errors import (
     CorruptEntryError,
     LoopbackLoginError,
@@ -60,8 +60,6 @@ requests a minute per app; four leave room for the programs using the sessions."
 
 WARN_WITHIN = 86400.0
 """``token`` and ``login`` warn when the refresh token has less than this left."""
-
-Sleep = Callable[[float], Awaitable[None]]
 
 # What happened to a profile in a run.
 REFRESHED = "refreshed"
@@ -185,7 +183,7 @@ class KeepAlive:
         store: TokenStore,
         http: aiohttp.ClientSession | None = None,
         clock: Clock = system_clock,
-        sleep: Sleep = asyncio.sleep,
+        sleep: Sleep = system_sleep,
         within: float = DEFAULT_WITHIN,
         spacing: float = DEFAULT_SPACING,
         client_secret: str | None = None,
@@ -193,8 +191,9 @@ class KeepAlive:
         notify: Notify | None = None,
     ) -> None:
         self._store = store
-        self._wiring = Wiring(http, clock=clock, timeout=http_timeout, notify=notify)
-        self._sleep = sleep
+        self._wiring = Wiring(
+            http, clock=clock, timeout=http_timeout, notify=notify, sleep=sleep
+        )
         self._within = within
         self._spacing = spacing
         self._secret = client_secret
@@ -293,7 +292,7 @@ class KeepAlive:
             return
         wait = self._last_request + self._spacing - self._wiring.clock()
         if wait > 0:
-            await self._sleep(wait)
+            await self._wiring.sleep(wait)
 
 
 def _outcome(name: str, entry: ProfileEntry | None, decision: Decision) -> Outcome:
