@@ -162,6 +162,13 @@ def test_cron_install_and_uninstall_keep_the_rest_of_the_table(cli: Cli) -> None
     command = [this_installation(), "keepalive", "--all", "--cache-dir", str(cli.home)]
     # cron mails any output: the entry asks for failures only.
     assert table.read_text() == mine + cron_entry([*command, "--quiet"], 12 * 3600)
+    # The scheduled line runs as cron would: no PATH, no LOOPBACK_LOGIN_HOME.
+    line = table.read_text().splitlines()[-1].split(" ", 5)[5]
+    scheduled = subprocess.run(
+        ["/bin/sh", "-c", line], env={"HOME": str(cli.user_home)},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert (scheduled.returncode, scheduled.stderr) == (0, "")
     assert cli("keepalive", "--uninstall").returncode == 0
     assert table.read_text() == mine
     assert MARKER not in table.read_text()

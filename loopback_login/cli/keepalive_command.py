@@ -199,8 +199,8 @@ def _failure(report: Report) -> LoopbackLoginError:
     return LoopbackLoginError(
         f"keep-alive could not keep {len(failed)} profile(s) alive: "
         + ", ".join(failed),
-        hint="see each profile's line above; `loopback-login keepalive --disable "
-        "--profile NAME` stops keeping one alive",
+        hint="each profile's line above says what to do; to stop keeping one "
+        "alive: loopback-login keepalive --disable --profile NAME",
     )
 
 
