@@ -109,8 +109,8 @@ def decide(entry: ProfileEntry | None, *, now: float, within: float) -> Decision
         and refresh_end is not None
         and refresh_end >= session_end
     ):
-        if in_margin:
-            return Decision(True, True, "the access token is due for a refresh")
+        # Even a due access token is left to the next `token`: for keeping the
+        # session alive, a refresh here gains nothing and costs a request.
         return Decision(
             False,
             True,
