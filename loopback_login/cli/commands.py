@@ -28,6 +28,7 @@ from loopback_login.cli.common import (
 )
 from loopback_login.cli.emulator_commands import demo, emulator
 from loopback_login.cli.fast import FORMATS, format_token
+from loopback_login.cli.keepalive_command import keepalive
 from loopback_login.cli.login_options import (
     build_network,
     build_provider,
@@ -46,6 +47,7 @@ from loopback_login.errors import (
 from loopback_login.loopback.config import LoopbackConfig
 from loopback_login.protocol.token_client import DEFAULT_HTTP_TIMEOUT
 from loopback_login.session.entry import ProfileEntry, describe, load_entry
+from loopback_login.session.keepalive import expiry_warning
 from loopback_login.session.orchestrator import LoginSession
 from loopback_login.store.file_store import validate_profile_name
 
@@ -133,6 +135,7 @@ def login(profile: str, cache_dir: str | None, verbose: bool, **opts: Any) -> No
     entry = drive(go())
     if entry is not None:
         say(summary(entry))
+        _warn_if_ending(entry)
 
 
 @cli.command()
@@ -210,6 +213,17 @@ def token(
 
     tokens = drive(go())
     click.echo(format_token(tokens.to_json(), fmt, profile, time.time()), nl=False)
+    # Only here, on the full path: the cached one hands a token whose refresh
+    # token is this near its end over to this command instead of warning itself.
+    entry = session.entry()
+    if entry is not None:
+        _warn_if_ending(entry)
+
+
+def _warn_if_ending(entry: ProfileEntry) -> None:
+    warning = expiry_warning(entry, now=time.time())
+    if warning is not None:
+        say(warning)
 
 
 @cli.command()
@@ -284,6 +298,11 @@ def format_status(row: dict[str, Any], now: float) -> str:
             else "none"
         ),
     ]
+    if row["session_expires_at"] is not None:
+        lines.append(
+            f"  session:    ends {when(row['session_expires_at'])} (absolute limit)"
+        )
+    lines.append(f"  keep-alive: {'on' if row['keepalive'] else 'off'}")
     if row["dead"]:
         lines.append(f"  ended:      {show['dead']}")
     return "\n".join(lines)
@@ -368,5 +387,6 @@ def logout(
         say("No saved sessions.")
 
 
+cli.add_command(keepalive)
 cli.add_command(emulator)
 cli.add_command(demo)

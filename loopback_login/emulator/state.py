@@ -77,6 +77,8 @@ class Session:
     refresh_token: str | None = None
     refresh_expires_at: float | None = None
     revoked: bool = False
+    ends_at: float | None = None
+    """The absolute end an organisation's session timeout sets, if any."""
 
 
 class EmulatorState:
@@ -165,26 +167,32 @@ class EmulatorState:
             auth_time=auth_time,
             endpoint_id=endpoint_id or secrets.token_hex(8),
         )
+        if self.config.session_ttl is not None:
+            session.ends_at = self.clock() + self.config.session_ttl
         self._sessions[session.session_id] = session
         return session
 
     def issue_tokens(
         self, session: Session, *, access_ttl: int, refresh_ttl: int | None
     ) -> None:
-        """Give ``session`` a fresh token pair; the previous pair stops working."""
+        """Give ``session`` a fresh token pair; the previous pair stops working.
+
+        Neither token outlives the session's absolute end, if it has one.
+        """
         self._by_access.pop(session.access_token, None)
         if session.refresh_token is not None:
             self._by_refresh.pop(session.refresh_token, None)
         now = self.clock()
         self._note_replaced(session.access_token, now)
+        ends = session.ends_at if session.ends_at is not None else float("inf")
         session.access_token = new_secret()
-        session.access_expires_at = now + access_ttl
+        session.access_expires_at = min(now + access_ttl, ends)
         self._by_access[session.access_token] = session.session_id
         if refresh_ttl is None:
             session.refresh_token = session.refresh_expires_at = None
         else:
             session.refresh_token = new_secret()
-            session.refresh_expires_at = now + refresh_ttl
+            session.refresh_expires_at = min(now + refresh_ttl, ends)
             self._by_refresh[session.refresh_token] = session.session_id
 
     def recently_replaced(self, token: str) -> bool:

@@ -226,6 +226,7 @@ class LoginSession:
                 wiring=self._wiring,
                 opener=self._opener,
                 pasted=self._pasted,
+                kept=previous.kept_settings() if previous is not None else None,
             )
         if previous is not None and not previous.dead:
             await self._revoke_replaced(previous, provider)
