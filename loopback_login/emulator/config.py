@@ -23,6 +23,7 @@ __all__ = [
     "DEMO_CLIENT_ID",
     "DEMO_CONFIDENTIAL_CLIENT_ID",
     "DEMO_CONFIDENTIAL_SECRET",
+    "DEMO_JWT_KEY",
     "EmulatorClient",
     "EmulatorConfig",
     "EmulatorUser",
@@ -32,6 +33,8 @@ AUTH_METHODS = ("none", "client_secret_basic", "client_secret_jwt", "private_key
 DEMO_CLIENT_ID = "loopback-login-demo"
 DEMO_CONFIDENTIAL_CLIENT_ID = "loopback-login-demo-confidential"
 DEMO_CONFIDENTIAL_SECRET = "demo-secret"
+# Signs the emulator's JWT credentials: public and fixed, so they survive a restart.
+DEMO_JWT_KEY = "loopback-login emulator JWT credential key (public: for demos only)"
 DEMO_REDIRECT_URIS = (
     "http://127.0.0.1/callback",
     "http://[::1]/callback",
@@ -77,7 +80,9 @@ class EmulatorClient:
     (RFC 6749 §2.3.1), or ``client_secret_jwt`` / ``private_key_jwt`` (RFC 7523
     assertions; ``jwks`` holds the public keys for the latter). ``id_token_alg``
     is RS256 (the JWKS) or HS256 (the client secret, or the emulator's own secret
-    for a client without one, as RingCentral may do).
+    for a client without one, as RingCentral may do). ``jwt_grant`` lets it
+    exchange users' JWT credentials (the console's "JWT auth flow"); a public
+    client never may.
     """
 
     client_id: str
@@ -89,6 +94,7 @@ class EmulatorClient:
     id_token_alg: str = "RS256"
     scope: str = "ReadAccounts"
     name: str = ""
+    jwt_grant: bool = False
 
     def __post_init__(self) -> None:
         where = f"client {self.client_id!r}"
@@ -115,6 +121,8 @@ class EmulatorClient:
             _check_redirect_uri(uri, where)
         if not self.scope.split():
             raise ConfigError(f"{where}: scope must name at least one permission")
+        if self.jwt_grant and self.auth_method == "none":
+            raise ConfigError(f"{where}: a public client cannot use the JWT grant")
 
     @property
     def display_name(self) -> str:
@@ -154,6 +162,7 @@ DEMO_CONFIDENTIAL_CLIENT = EmulatorClient(
     redirect_uris=DEMO_REDIRECT_URIS,
     auth_method="client_secret_basic",
     name="Loopback Login demo (confidential)",
+    jwt_grant=True,
 )
 DEMO_USER = EmulatorUser(
     username="demo@example.com",
@@ -174,7 +183,8 @@ class EmulatorConfig:
     test learns its port only after binding. ``rate_limit`` caps requests per
     minute per client on authorize, token and revoke (RingCentral allows 5).
     ``send_iss`` adds RFC 9207's ``iss`` to the authorization response, which
-    RingCentral does not document.
+    RingCentral does not document. ``jwt_key`` signs and checks the users' JWT
+    credentials.
     """
 
     clients: tuple[EmulatorClient, ...] = (DEMO_CLIENT, DEMO_CONFIDENTIAL_CLIENT)
@@ -186,6 +196,7 @@ class EmulatorConfig:
     auto_approve: bool = False
     rate_limit: int | None = None
     send_iss: bool = False
+    jwt_key: str = DEMO_JWT_KEY
 
     def __post_init__(self) -> None:
         if not self.clients:
