@@ -17,6 +17,8 @@ import click
 from loopback_login.cli.common import (
     common,
     drive,
+    jwt_options,
+    read_jwt,
     read_secret,
     say,
     secret_options,
@@ -75,10 +77,11 @@ def cli() -> None:
 
 @cli.command()
 @login_options
+@jwt_options
 @secret_options
 @common
 def login(profile: str, cache_dir: str | None, verbose: bool, **opts: Any) -> None:
-    """Sign in with the browser and save the session.
+    """Sign in with the browser (or the user's JWT credential) and save the session.
 
     Later runs for the same profile reuse its settings, so `loopback-login login
     -p work` signs in again with what was given the first time.
@@ -86,6 +89,10 @@ def login(profile: str, cache_dir: str | None, verbose: bool, **opts: Any) -> No
     store = setup(verbose, cache_dir)
     profile = validate_profile_name(profile)
     secret = read_secret(opts.pop("client_secret_file"), opts.pop("client_secret"))
+    jwt_file = opts.pop("jwt_file")
+    jwt = read_jwt(jwt_file)
+    if jwt_file is not None and opts["grant"] is None:
+        opts["grant"] = "jwt"
     try:
         remembered = load_entry(store, profile)
     except CorruptEntryError as exc:
@@ -100,15 +107,15 @@ def login(profile: str, cache_dir: str | None, verbose: bool, **opts: Any) -> No
     from loopback_login.loopback.browser import NoBrowser
 
     opener = NoBrowser() if opts["no_browser"] else None
-    if opts["no_browser"]:
+    if opts["no_browser"] and provider.grant != "jwt":
         say(
             "If the browser runs on another machine, its last page may not load: "
             "paste the URL it ended on here and press Enter."
         )
     session = LoginSession(
         provider, profile=profile, loopback=loopback, store=store, opener=opener,
-        http_timeout=opts["http_timeout"], notify=say,
-        pasted=stdin_lines() if opts["no_browser"] else None,
+        http_timeout=opts["http_timeout"], notify=say, jwt=jwt,
+        pasted=stdin_lines() if opts["no_browser"] and provider.grant != "jwt" else None,
     )  # fmt: skip
 
     async def go() -> ProfileEntry | None:
@@ -157,21 +164,23 @@ def login(profile: str, cache_dir: str | None, verbose: bool, **opts: Any) -> No
     default=DEFAULT_HTTP_TIMEOUT,
     help="Seconds to wait for the token endpoint.",
 )
+@jwt_options
 @secret_options
 @common
 def token(
     profile: str, cache_dir: str | None, verbose: bool, fmt: str, min_valid: float | None,
     login_: bool, no_browser: bool, timeout: float, http_timeout: float,
-    client_secret_file: Any, client_secret: str | None,
+    jwt_file: str | None, client_secret_file: Any, client_secret: str | None,
 ) -> None:  # fmt: skip
-    """Print a valid access token, refreshing it if needed."""
+    """Print a valid access token, refreshing it if needed (for a JWT profile whose
+    session has ended, with a new one from the JWT credential)."""
     store = setup(verbose, cache_dir)
     from loopback_login.loopback.browser import NoBrowser
 
     session = LoginSession(
         profile=profile, store=store, notify=say, http_timeout=http_timeout,
         client_secret=read_secret(client_secret_file, client_secret),
-        loopback=LoopbackConfig(timeout=timeout),
+        jwt=read_jwt(jwt_file), loopback=LoopbackConfig(timeout=timeout),
         opener=NoBrowser() if no_browser else None,
     )  # fmt: skip
 
@@ -239,6 +248,7 @@ def format_status(row: dict[str, Any], now: float) -> str:
         f"{row['profile']}: {row['state']}",
         f"  server:     {row['server']}",
         f"  client id:  {row['client_id']} ({row['client_auth']})",
+        f"  grant:      {_GRANT_NAMES.get(row['grant'], row['grant'])}",
         f"  user:       {who}",
         f"  owner id:   {row['owner_id'] or '-'}   endpoint id: {row['endpoint_id'] or '-'}",
         f"  scope:      {row['scope'] or '-'}",
@@ -253,6 +263,12 @@ def format_status(row: dict[str, Any], now: float) -> str:
     if row["dead"]:
         lines.append(f"  ended:      {row['dead']}")
     return "\n".join(lines)
+
+
+_GRANT_NAMES = {
+    "authorization_code": "authorization_code (a person signs in with the browser)",
+    "jwt": "jwt (the user's JWT credential; no browser)",
+}
 
 
 def _span(seconds: float) -> str:

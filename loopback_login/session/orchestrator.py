@@ -29,6 +29,7 @@ from loopback_login.protocol.token_client import TokenClient
 from loopback_login.protocol.tokens import TokenSet
 from loopback_login.protocol.wiring import DEFAULT_HTTP_TIMEOUT, Notify, Wiring
 from loopback_login.session.entry import ProfileEntry, load_entry
+from loopback_login.session.jwt_grant import jwt_sign_in, renew_jwt_session
 from loopback_login.session.refresh import refresh_entry
 from loopback_login.session.signin import sign_in
 from loopback_login.store.file_store import (
@@ -48,7 +49,10 @@ class LoginSession:
     ``get_token`` and ``logout`` need only the profile (and the client secret, which
     is never stored: pass it as ``client_secret``). ``pasted`` yields lines a person
     types while the login waits: the URL the browser ended on, for logins whose
-    browser runs on another machine.
+    browser runs on another machine. ``jwt`` is the user's JWT credential, for a
+    provider (or profile) whose ``grant`` is ``jwt``: it starts sessions with no
+    browser, and starts a new one when the refresh token is dead. It is never
+    stored either.
     """
 
     def __init__(
@@ -65,6 +69,7 @@ class LoginSession:
         http_timeout: float = DEFAULT_HTTP_TIMEOUT,
         notify: Notify | None = None,
         pasted: PastedLines | None = None,
+        jwt: str | None = None,
     ) -> None:
         self.profile = validate_profile_name(profile)
         # The secret is folded into the provider here, once; a provider read back
@@ -80,6 +85,7 @@ class LoginSession:
         self._opener = opener or SystemBrowser()
         self._wiring = Wiring(http, clock=clock, timeout=http_timeout, notify=notify)
         self._pasted = pasted
+        self._jwt = jwt
         self._busy = asyncio.Lock()
 
     async def __aenter__(self) -> LoginSession:
@@ -100,7 +106,8 @@ class LoginSession:
     # -- the three use cases -------------------------------------------------
 
     async def login(self) -> TokenSet:
-        """Run the browser login, cache the new session, then revoke the one it replaces."""
+        """Run the browser login (or exchange the JWT credential), cache the new
+        session, then revoke the one it replaces."""
         async with self._busy, self._locked():
             return await self._login_locked()
 
@@ -170,23 +177,41 @@ class LoginSession:
     async def _login_locked(self) -> TokenSet:
         previous = self._load(quiet=True)
         provider, loopback = self._login_settings(previous)
-        entry = await sign_in(
-            provider,
-            loopback,
-            profile=self.profile,
-            store=self._store,
-            wiring=self._wiring,
-            opener=self._opener,
-            pasted=self._pasted,
-        )
+        if provider.grant == "jwt":
+            entry = await jwt_sign_in(
+                provider,
+                self._jwt,
+                profile=self.profile,
+                store=self._store,
+                wiring=self._wiring,
+            )
+        else:
+            entry = await sign_in(
+                provider,
+                loopback,
+                profile=self.profile,
+                store=self._store,
+                wiring=self._wiring,
+                opener=self._opener,
+                pasted=self._pasted,
+            )
         if previous is not None and not previous.dead:
             await self._revoke_replaced(previous, provider)
         return entry.tokens
 
     async def _refresh_locked(self, entry: ProfileEntry) -> TokenSet:
+        provider = self._provider_for(entry)
+        if provider.grant == "jwt":
+            return await renew_jwt_session(
+                entry,
+                provider=provider,
+                jwt=self._jwt,
+                store=self._store,
+                wiring=self._wiring,
+            )
         return await refresh_entry(
             entry,
-            provider=self._provider_for(entry),
+            provider=provider,
             store=self._store,
             wiring=self._wiring,
         )
