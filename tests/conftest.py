@@ -29,11 +29,13 @@ from loopback_login.store.memory_store import MemoryTokenStore
 def _clean_env(
     monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """No test sees the developer's profile, secret or cache folder."""
+    """No test sees the developer's profile, secrets or cache folder."""
     for name in (
         "LOOPBACK_LOGIN_PROFILE",
         "LOOPBACK_LOGIN_CLIENT_SECRET",
         "LOOPBACK_LOGIN_HOME",
+        "LOOPBACK_LOGIN_JWT",
+        "RC_USER_JWT",
         "BROWSER",
     ):
         monkeypatch.delenv(name, raising=False)

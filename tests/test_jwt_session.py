@@ -1,0 +1,150 @@
+"""JWT-credential sessions through the library: LoginSession and get_token, against
+the real emulator over real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import Emulator, SessionFactory, ThreadedEmulator
+
+import loopback_login
+from loopback_login.clock import FrozenClock
+from loopback_login.emulator import (
+    DEMO_CONFIDENTIAL_CLIENT_ID,
+    DEMO_CONFIDENTIAL_SECRET,
+    DEMO_JWT,
+    JWT_BEARER,
+    STATE,
+)
+from loopback_login.errors import ConfigError, SessionExpiredError
+from loopback_login.loopback.browser import FailingBrowser
+from loopback_login.protocol.provider import ProviderConfig
+from loopback_login.session.jwt_grant import check_jwt, jwt_from_environment
+from loopback_login.store.file_store import FileTokenStore
+from loopback_login.store.memory_store import MemoryTokenStore
+
+JWT_OPTIONS = {
+    "client_id": DEMO_CONFIDENTIAL_CLIENT_ID,
+    "client_secret": DEMO_CONFIDENTIAL_SECRET,
+    "grant": "jwt",
+    "opener": FailingBrowser(),
+}
+
+
+def end_session(emulator: Emulator, access_token: str) -> None:
+    state = emulator.app[STATE]
+    state.revoke_session(state.session_by_any(access_token).session_id)
+
+
+async def test_login_and_renewal(
+    make_session: SessionFactory,
+    emulator: Emulator,
+    store: MemoryTokenStore,
+    clock: FrozenClock,
+) -> None:
+    """A JWT login opens no browser; a dead session is renewed from the credential,
+    and without it get_token says what to provide."""
+    tokens = await make_session(jwt=DEMO_JWT, **JWT_OPTIONS).login()
+    assert store.load("default")["settings"]["grant"] == "jwt"  # type: ignore[index]
+    end_session(emulator, tokens.access_token)
+    clock.advance(3590)
+    later = {"client_secret": DEMO_CONFIDENTIAL_SECRET, "opener": FailingBrowser()}
+    with pytest.raises(SessionExpiredError) as caught:
+        await make_session(with_provider=False, **later).get_token()
+    assert caught.value.hint is not None
+    assert "LOOPBACK_LOGIN_JWT" in caught.value.hint
+    renewed = await make_session(with_provider=False, jwt=DEMO_JWT, **later).get_token()
+    assert renewed.access_token != tokens.access_token
+    assert emulator.app[STATE].is_session_active(renewed.access_token)
+    assert emulator.app[STATE].count("token", grant_type=JWT_BEARER) == 2
+
+
+async def test_parallel_sessions_share_one_exchange(
+    make_session: SessionFactory,
+    emulator: Emulator,
+    clock: FrozenClock,
+    tmp_path: Path,
+) -> None:
+    """Eight get_token calls in one program, each with its own session on one file
+    store, meet a dead session: one exchange serves them all."""
+    store = FileTokenStore(str(tmp_path / "home"))
+    first = await make_session(jwt=DEMO_JWT, store=store, **JWT_OPTIONS).login()
+    end_session(emulator, first.access_token)
+    clock.advance(3590)
+    sessions = [
+        make_session(
+            with_provider=False,
+            store=store,
+            jwt=DEMO_JWT,
+            client_secret=DEMO_CONFIDENTIAL_SECRET,
+            opener=FailingBrowser(),
+        )
+        for _ in range(8)
+    ]
+    got = await asyncio.gather(*(s.get_token() for s in sessions))
+    assert len({t.access_token for t in got}) == 1
+    assert emulator.app[STATE].count("token", grant_type=JWT_BEARER) == 2
+
+
+def test_get_token_renews_from_the_argument_or_the_environment(
+    threaded_emulator: Callable[..., ThreadedEmulator],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """loopback_login.get_token(jwt=...) renews a dead JWT session; so does
+    LOOPBACK_LOGIN_JWT, which the library reads and leaves in place."""
+    emu = threaded_emulator()
+    home = str(tmp_path / "home")
+    monkeypatch.setenv("LOOPBACK_LOGIN_CLIENT_SECRET", DEMO_CONFIDENTIAL_SECRET)
+    provider = ProviderConfig(
+        server=emu.url,
+        client_id=DEMO_CONFIDENTIAL_CLIENT_ID,
+        client_secret=DEMO_CONFIDENTIAL_SECRET,
+        grant="jwt",
+    )
+
+    async def login() -> str:
+        async with loopback_login.LoginSession(
+            provider, store=FileTokenStore(home), jwt=DEMO_JWT
+        ) as session:
+            return (await session.login()).access_token
+
+    def kill(access: str) -> None:
+        def revoke() -> None:
+            state = emu.app[STATE]  # type: ignore[index]
+            state.revoke_session(state.session_by_any(access).session_id)
+
+        emu.call(revoke)
+
+    access = asyncio.run(login())
+    kill(access)
+    with pytest.raises(SessionExpiredError):
+        loopback_login.get_token(cache_dir=home, min_valid=10**9)
+    renewed = loopback_login.get_token(cache_dir=home, min_valid=10**9, jwt=DEMO_JWT)
+    assert renewed != access
+    kill(renewed)
+    monkeypatch.setenv("LOOPBACK_LOGIN_JWT", DEMO_JWT)
+    again = loopback_login.get_token(cache_dir=home, min_valid=10**9)
+    assert again not in (access, renewed)
+    assert os.environ["LOOPBACK_LOGIN_JWT"] == DEMO_JWT
+
+
+def test_credential_checks_name_no_value() -> None:
+    """Whitespace inside, oversize and emptiness are refused without echoing the
+    value; the environment is read in order and taken only when asked."""
+    for bad in ("", "abc def", "x" * 9000, "caf\u00e9"):
+        with pytest.raises(ConfigError) as caught:
+            check_jwt(bad, "in test")
+        if bad:
+            assert bad not in str(caught.value)
+    assert check_jwt("  a.b.c\n", "in test") == "a.b.c"
+    environ = {"RC_USER_JWT": "rc", "LOOPBACK_LOGIN_JWT": "ours"}
+    assert jwt_from_environment(environ, take=False) == "ours"
+    assert len(environ) == 2
+    assert jwt_from_environment(environ, take=True) == "ours"
+    assert environ == {}
+    assert jwt_from_environment({"RC_USER_JWT": "rc"}, take=True) == "rc"
