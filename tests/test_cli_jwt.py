@@ -4,6 +4,7 @@ any session, and a dead session renewed from the credential once for all callers
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -351,3 +352,24 @@ def test_login_again_reuses_the_profile_settings(
     assert cli.entry("ci")["tokens"]["access_token"] != old
     assert not emu.call(lambda: emu.app[STATE].is_session_active(old))  # type: ignore[index]
     assert count(emu, grant_type=JWT_BEARER) == 2
+
+
+def test_emulator_issues_credentials_any_emulator_accepts(
+    cli: AuditedCli, emu: ThreadedEmulator, tmp_path: Path
+) -> None:
+    """`emulator --issue-jwt` prints a credential (signed with the emulator's fixed
+    key) that a running emulator exchanges; with --jwt-ttl it expires."""
+    issued = cli("emulator", "--issue-jwt")
+    assert issued.returncode == 0, issued.stderr
+    credential = issued.stdout.strip()
+    assert credential.count(".") == 2
+    login = cli(*login_args(emu, "--grant", "jwt"), LOOPBACK_LOGIN_JWT=credential,
+                **SECRET_ENV)  # fmt: skip
+    assert login.returncode == 0, login.stderr
+    short = cli("emulator", "--issue-jwt", "--jwt-ttl", "60").stdout.strip()
+    payload = short.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert 0 < claims["exp"] - time.time() <= 60
+    assert "exp" not in json.loads(
+        base64.urlsafe_b64decode(credential.split(".")[1] + "==")
+    )
