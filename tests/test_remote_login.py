@@ -6,29 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import http.client
-import queue
-import re
 import shutil
 import signal
 import socket
-import subprocess
 import sys
-import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import aiohttp
 import pytest
-from conftest import Emulator, SessionFactory, ThreadedEmulator
-from test_cli import Cli
+from helpers import WAIT, Cli, Emulator, LoginProcess, SessionFactory, ThreadedEmulator
 
 from loopback_login.emulator import DEMO_CLIENT_ID, FAULTS, STATE
 from loopback_login.loopback.config import LoopbackConfig
-
-URL_PATTERN = re.compile(r"http://\S+/restapi/oauth/authorize\?\S+")
-WAIT = 15.0  # seconds: the bound on every wait for the child process
 
 
 @pytest.fixture
@@ -41,82 +32,6 @@ def cli(tmp_path: Path) -> Cli:
 
 def count(emu: ThreadedEmulator, endpoint: str, **filters: str) -> int:
     return int(emu.call(lambda: emu.app[STATE].count(endpoint, **filters)))  # type: ignore[index]
-
-
-class LoginProcess:
-    """`loopback-login login --no-browser` with stdin to paste into and stderr read
-    line by line in a thread, so every wait has a deadline."""
-
-    def __init__(self, cli: Cli, emu: ThreadedEmulator, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "loopback_login", "login", "--no-browser",
-                "--server", emu.url, "--client-id", DEMO_CLIENT_ID,
-                "--timeout", "30", *args,
-            ],
-            env=cli.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        self.stderr = ""
-        self.stdout = ""
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        self._readers = [
-            threading.Thread(target=self._pump, args=(self.proc.stderr, True)),
-            threading.Thread(target=self._pump, args=(self.proc.stdout, False)),
-        ]
-        for reader in self._readers:
-            reader.start()
-
-    def _pump(self, stream: object, is_err: bool) -> None:
-        for line in stream:  # type: ignore[attr-defined]
-            if is_err:
-                self._lines.put(line)
-            else:
-                self.stdout += line
-        if is_err:
-            self._lines.put(None)
-
-    def wait_for(self, pattern: str | re.Pattern[str]) -> re.Match[str]:
-        """Read stderr until ``pattern`` matches it; fail after WAIT seconds."""
-        deadline = time.monotonic() + WAIT
-        while not (found := re.search(pattern, self.stderr)):
-            left = deadline - time.monotonic()
-            try:
-                line = self._lines.get(timeout=max(left, 0.01))
-            except queue.Empty:
-                line = None if left <= 0 else ""
-            if line is None:
-                raise AssertionError(f"no {pattern!r} on stderr: {self.stderr!r}")
-            self.stderr += line
-        return found
-
-    def authorize_url(self) -> str:
-        return self.wait_for(URL_PATTERN).group(0)
-
-    def paste(self, line: str) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
-
-    def finish(self) -> int:
-        """Wait for the exit; all of stderr is in ``self.stderr`` afterwards."""
-        code = self.proc.wait(WAIT)
-        for reader in self._readers:
-            reader.join(WAIT)
-        while not self._lines.empty():
-            self.stderr += self._lines.get_nowait() or ""
-        return code
-
-    def close(self) -> None:
-        """Kill the process if it still runs; the readers end at its pipes' EOF."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(WAIT)
-        for reader in self._readers:
-            reader.join(WAIT)
-        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                stream.close()
 
 
 StartLogin = Callable[..., LoginProcess]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from conftest import Emulator, EmulatorFactory, SessionFactory
+from helpers import Emulator, EmulatorFactory, SessionFactory
 
 from loopback_login.clock import FrozenClock
 from loopback_login.emulator import (
