@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ThreadedEmulator
+from helpers import AuditedCli, ThreadedEmulator, end_session, expire, snapshot
 from joserfc.jwk import KeySet, RSAKey
-from test_cli import Cli, expire
 
 from loopback_login.emulator import (
     DEMO_CLIENT_ID,
@@ -35,7 +34,6 @@ from loopback_login.emulator.config import (
     DEMO_USER,
 )
 
-HERE = Path(__file__).parent
 SECRET = "jwt-app-secret-never-on-disk"
 EmulatorStarter = Callable[..., ThreadedEmulator]
 
@@ -69,23 +67,6 @@ def clients(key: RSAKey) -> tuple[EmulatorClient, ...]:
 @pytest.fixture
 def emu(threaded_emulator: EmulatorStarter, key: RSAKey) -> ThreadedEmulator:
     return threaded_emulator(clients=clients(key))
-
-
-class AuditedCli(Cli):
-    """The CLI run under tests/audit_run.py: what each run bound, started and wrote."""
-
-    def audited(
-        self, log: Path, *args: str, **extra_env: str
-    ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-        result = subprocess.run(
-            [sys.executable, str(HERE / "audit_run.py"), str(log), *args],
-            env={**self.env, **extra_env},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            stdin=subprocess.DEVNULL,
-        )
-        return result, json.loads(log.read_text())
 
 
 @pytest.fixture
@@ -174,20 +155,6 @@ def test_jwt_profile_token_refresh_status_logout(
     assert not (cli.home / "default.json").exists()
 
 
-def end_session(cli: Cli, emu: ThreadedEmulator) -> None:
-    """The server ends the session (its refresh token is dead); the cached access
-    token looks expired."""
-    access = cli.entry()["tokens"]["access_token"]
-
-    def revoke() -> None:
-        state = emu.app[STATE]  # type: ignore[index]
-        session = state.session_by_any(access)
-        state.revoke_session(session.session_id)
-
-    emu.call(revoke)
-    expire(cli)
-
-
 def test_dead_session_renewed_once_for_16_parallel_callers(
     cli: AuditedCli, emu: ThreadedEmulator, tmp_path: Path
 ) -> None:
@@ -235,11 +202,6 @@ def test_dead_session_without_the_credential_says_what_to_set(
     assert renewed.returncode == 0, renewed.stderr
     assert renewed.stdout.strip() == cli.entry()["tokens"]["access_token"]
     assert "starting a new one with the JWT credential" in renewed.stderr
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*")
-            if p.is_file()}  # fmt: skip
 
 
 def test_refused_credentials_change_nothing(

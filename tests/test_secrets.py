@@ -24,11 +24,13 @@ import aiohttp
 import pytest
 from helpers import (
     REDIRECT,
+    AuditedCli,
     Cli,
     Emulator,
     EmulatorFactory,
     SessionFactory,
     ThreadedEmulator,
+    end_session,
     expire,
     pkce_pair,
     query_of,
@@ -406,8 +408,6 @@ def test_jwt_credential_never_shown_stored_or_inherited(
     hook: the credential shows in no output and no file but its own, is gone from
     each process's environment (no child could inherit it), no process is started,
     and no secret the run used is printed beyond `token`'s access token."""
-    from test_cli_jwt import AuditedCli, end_session
-
     credential = emu.call(lambda: emu.app[STATE].issue_jwt())  # type: ignore[index]
     jwt_path = tmp_path / "user.jwt"
     jwt_path.write_text(credential + "\n")

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from emulator_helpers import Emu, basic
+from helpers import EmulatorDriver, basic
 
 from loopback_login.clock import FrozenClock
 from loopback_login.emulator import (
@@ -24,7 +24,7 @@ from loopback_login.emulator import (
 from loopback_login.emulator.config import DEMO_USER
 from loopback_login.errors import ConfigError
 
-Start = Callable[..., Awaitable[Emu]]
+Start = Callable[..., Awaitable[EmulatorDriver]]
 AUTH = basic(DEMO_CONFIDENTIAL_CLIENT_ID, DEMO_CONFIDENTIAL_SECRET)
 
 
@@ -34,12 +34,14 @@ def frozen() -> FrozenClock:
 
 
 @pytest.fixture
-async def emu(aiohttp_client: Any, frozen: FrozenClock) -> Emu:
+async def emu(aiohttp_client: Any, frozen: FrozenClock) -> EmulatorDriver:
     app = create_app(EmulatorConfig(), clock=frozen)
-    return Emu(await aiohttp_client(app), app)
+    return EmulatorDriver(await aiohttp_client(app), app)
 
 
-async def exchange(emu: Emu, assertion: str, headers: dict[str, str] = AUTH) -> Any:
+async def exchange(
+    emu: EmulatorDriver, assertion: str, headers: dict[str, str] = AUTH
+) -> Any:
     response = await emu.token(headers, grant_type=JWT_BEARER, assertion=assertion)
     return response.status, await response.json()
 
@@ -48,7 +50,7 @@ def refused(body: dict[str, Any]) -> tuple[str, str]:
     return body["error"], body["errors"][0]["errorCode"]
 
 
-async def test_demo_credential_buys_a_session(emu: Emu) -> None:
+async def test_demo_credential_buys_a_session(emu: EmulatorDriver) -> None:
     """The documented demo credential, sent by the confidential demo app with its
     Basic credentials, buys the demo user's access and refresh tokens."""
     status, body = await exchange(emu, DEMO_JWT)
@@ -66,7 +68,7 @@ async def test_demo_credential_buys_a_session(emu: Emu) -> None:
     assert refreshed.status == 200
 
 
-async def test_a_public_app_may_not_use_the_grant(emu: Emu) -> None:
+async def test_a_public_app_may_not_use_the_grant(emu: EmulatorDriver) -> None:
     """A public client (no secret) is unauthorized for the grant: OAU-251."""
     response = await emu.token(
         grant_type=JWT_BEARER, assertion=DEMO_JWT, client_id=DEMO_CLIENT_ID
@@ -77,7 +79,7 @@ async def test_a_public_app_may_not_use_the_grant(emu: Emu) -> None:
     assert body["error_description"] == "Unauthorized for this grant type"
 
 
-async def test_refused_credentials(emu: Emu, frozen: FrozenClock) -> None:
+async def test_refused_credentials(emu: EmulatorDriver, frozen: FrozenClock) -> None:
     """Forged, expired, revoked and other apps' credentials are invalid_grant with
     an OAU code; a missing one is invalid_request."""
     forged = issue_jwt(DEMO_USER, key="another key entirely", now=frozen())
@@ -99,14 +101,14 @@ async def test_refused_credentials(emu: Emu, frozen: FrozenClock) -> None:
     assert emu.state.sessions == []
 
 
-async def test_a_credential_for_the_app_is_accepted(emu: Emu) -> None:
+async def test_a_credential_for_the_app_is_accepted(emu: EmulatorDriver) -> None:
     """A credential restricted to the app that sends it is exchanged."""
     mine = emu.state.issue_jwt(client_ids=(DEMO_CONFIDENTIAL_CLIENT_ID,))
     status, body = await exchange(emu, mine)
     assert status == 200, body
 
 
-async def test_discovery_lists_the_grant(emu: Emu) -> None:
+async def test_discovery_lists_the_grant(emu: EmulatorDriver) -> None:
     meta = await (await emu.client.get("/.well-known/openid-configuration")).json()
     assert JWT_BEARER in meta["grant_types_supported"]
 

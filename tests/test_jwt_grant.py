@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Emulator, SessionFactory, ThreadedEmulator
+from helpers import Emulator, SessionFactory, ThreadedEmulator
 
 import loopback_login
 from loopback_login.clock import FrozenClock
