@@ -4,12 +4,13 @@ the real emulator over real sockets."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers import Emulator, SessionFactory, ThreadedEmulator
+from helpers import Emulator, EmulatorFactory, SessionFactory, ThreadedEmulator
 
 import loopback_login
 from loopback_login.clock import FrozenClock
@@ -20,6 +21,7 @@ from loopback_login.emulator import (
     JWT_BEARER,
     STATE,
 )
+from loopback_login.emulator.config import DEMO_USER
 from loopback_login.errors import ConfigError, SessionExpiredError
 from loopback_login.loopback.browser import FailingBrowser
 from loopback_login.protocol.provider import ProviderConfig
@@ -148,3 +150,23 @@ def test_credential_checks_name_no_value() -> None:
     assert jwt_from_environment(environ, take=True) == "ours"
     assert environ == {}
     assert jwt_from_environment({"RC_USER_JWT": "rc"}, take=True) == "rc"
+
+
+async def test_another_users_credential_is_named_on_renewal(
+    start_emulator: EmulatorFactory, make_session: SessionFactory, clock: FrozenClock
+) -> None:
+    """Renewing with another user's credential works (the credential decides whose
+    session it is) but says so: the profile now acts as someone else."""
+    other = dataclasses.replace(
+        DEMO_USER, username="ops@example.com", owner_id="202", given_name="Ola"
+    )
+    emu = await start_emulator(users=(DEMO_USER, other))
+    said: list[str] = []
+    options = {**JWT_OPTIONS, "server": emu.url, "notify": said.append}
+    first = await make_session(jwt=DEMO_JWT, **options).login()
+    end_session(emu, first.access_token)
+    clock.advance(3590)
+    theirs = emu.app[STATE].issue_jwt("ops@example.com")
+    renewed = await make_session(jwt=theirs, **options).get_token()
+    assert renewed.owner_id == "202"
+    assert any("is another user's" in line and "extension 202" in line for line in said)
