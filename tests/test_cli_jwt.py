@@ -241,6 +241,11 @@ def test_refused_credentials_change_nothing(
     missing = cli(*login_args(emu, "--jwt-file", str(tmp_path / "nope")), **SECRET_ENV)
     assert missing.returncode == 1
     assert "cannot read the JWT credential" in missing.stderr
+    mixed = cli(*login_args(emu, "--jwt-file", jwt_file(tmp_path),
+                            "--grant", "authorization_code"), **SECRET_ENV)  # fmt: skip
+    assert mixed.returncode == 1
+    assert "--jwt-file goes with --grant jwt" in mixed.stderr
+    assert snapshot(cli.home) == before
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,7 @@ from loopback_login.cli.fast import FORMATS, format_token
 from loopback_login.cli.login_options import build_provider, login_options
 from loopback_login.cli.output import report
 from loopback_login.errors import (
+    ConfigError,
     CorruptEntryError,
     LoopbackLoginError,
     NotLoggedInError,
@@ -91,7 +92,12 @@ def login(profile: str, cache_dir: str | None, verbose: bool, **opts: Any) -> No
     secret = read_secret(opts.pop("client_secret_file"), opts.pop("client_secret"))
     jwt_file = opts.pop("jwt_file")
     jwt = read_jwt(jwt_file)
-    if jwt_file is not None and opts["grant"] is None:
+    if jwt_file is not None:
+        if opts["grant"] == "authorization_code":
+            raise ConfigError(
+                "--jwt-file goes with --grant jwt, not authorization_code",
+                hint="drop one of them",
+            )
         opts["grant"] = "jwt"
     try:
         remembered = load_entry(store, profile)
