@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import http.client
 import json
 import os
 import queue
@@ -435,6 +436,22 @@ class EmulatorDriver:
             "/restapi/v1.0/account/~/extension/~",
             headers={"Authorization": f"Bearer {access_token}"},
         )
+
+
+def redirect_of(authorize_url: str) -> str:
+    """Play the browser once: GET the authorize URL and return where it redirects."""
+    parts = urlsplit(authorize_url)
+    conn = http.client.HTTPConnection(parts.netloc, timeout=WAIT)
+    try:
+        conn.request("GET", f"{parts.path}?{parts.query}")
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 302, response.status
+        location = response.getheader("Location")
+    finally:
+        conn.close()
+    assert location is not None
+    return location
 
 
 # -- the CLI under an audit hook -------------------------------------------------

@@ -12,12 +12,22 @@ import socket
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 import pytest
-from helpers import WAIT, Cli, Emulator, LoginProcess, SessionFactory, ThreadedEmulator
+from helpers import (
+    WAIT,
+    Cli,
+    Emulator,
+    LoginProcess,
+    SessionFactory,
+    ThreadedEmulator,
+    query_of,
+    redirect_of,
+)
 
+from loopback_login.clock import FrozenClock
 from loopback_login.emulator import DEMO_CLIENT_ID, FAULTS, STATE
 from loopback_login.loopback.config import LoopbackConfig
 
@@ -52,29 +62,9 @@ def start_login(cli: Cli, emu: ThreadedEmulator) -> Iterator[StartLogin]:
         process.close()
 
 
-def redirect_of(authorize_url: str) -> str:
-    """Play the browser once: GET the authorize URL and return where it redirects."""
-    parts = urlsplit(authorize_url)
-    conn = http.client.HTTPConnection(parts.netloc, timeout=WAIT)
-    try:
-        conn.request("GET", f"{parts.path}?{parts.query}")
-        response = conn.getresponse()
-        response.read()
-        assert response.status == 302, response.status
-        location = response.getheader("Location")
-    finally:
-        conn.close()
-    assert location is not None
-    return location
-
-
-def query(url: str) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
-
-
 def with_params(url: str, **params: str) -> str:
     """``url`` with ``params`` replacing or joining those in its query."""
-    merged = {**query(url), **params}
+    merged = {**query_of(url), **params}
     return url.split("?", 1)[0] + "?" + urlencode(merged)
 
 
@@ -90,7 +80,7 @@ def test_forged_paste_is_refused_then_the_real_one_signs_in(
     """A pasted URL with another state is refused and the login waits; the real one wins."""
     login = start_login()
     location = redirect_of(login.authorize_url())
-    assert query(location)["code"]
+    assert query_of(location)["code"]
     login.paste(with_params(location, state="forged-state"))
     login.wait_for("not from this sign-in")
     login.paste(location)  # signs in only if the forgery left the login waiting
@@ -109,7 +99,7 @@ def test_pasted_access_denied_fails_the_login(
     """error=access_denied with the right state ends the login with exit 1 and the error."""
     login = start_login()
     authorize = login.authorize_url()
-    params = query(authorize)
+    params = query_of(authorize)
     denied = params["redirect_uri"] + "?" + urlencode(
         {"error": "access_denied", "error_description": "The user said no",
          "state": params["state"]}
@@ -192,7 +182,7 @@ async def test_paste_first_wins_over_a_late_browser(
 
 
 async def test_reminder_repeats_the_url_and_a_later_paste_still_signs_in(
-    make_session: SessionFactory, http: aiohttp.ClientSession
+    make_session: SessionFactory, http: aiohttp.ClientSession, clock: FrozenClock
 ) -> None:
     """After the reminder (30 s by default) the URL is shown again and the login keeps
     waiting, so a URL pasted after it still signs in."""
@@ -221,9 +211,12 @@ async def test_reminder_repeats_the_url_and_a_later_paste_still_signs_in(
         opener=Recorder(),
         notify=notify,
         pasted=pasted(),
-        loopback=LoopbackConfig(timeout=10, reminder_after=0.2),
+        loopback=LoopbackConfig(timeout=300),
     )
-    tokens = await asyncio.wait_for(session.login(), WAIT)
+    login = asyncio.create_task(session.login())
+    await clock.until_sleepers()
+    clock.advance(30)
+    tokens = await asyncio.wait_for(login, WAIT)
     assert tokens.access_token
     reminders = [s for s in said if s.startswith("Still waiting")]
     assert len(reminders) == 1
@@ -235,7 +228,7 @@ def test_ctrl_c_exits_130_and_frees_the_port(start_login: StartLogin, cli: Cli) 
     """Ctrl-C while waiting exits 130 with no traceback, saves nothing, and the port is free at once."""
     port = free_port()
     login = start_login("--redirect-uri", f"http://127.0.0.1:{port}/callback")
-    assert query(login.authorize_url())["redirect_uri"] == (
+    assert query_of(login.authorize_url())["redirect_uri"] == (
         f"http://127.0.0.1:{port}/callback"
     )
     login.proc.send_signal(signal.SIGINT)
