@@ -20,9 +20,10 @@ from loopback_login.emulator import (
     DEMO_JWT,
     JWT_BEARER,
     STATE,
+    EmulatorClient,
 )
 from loopback_login.emulator.config import DEMO_USER
-from loopback_login.errors import ConfigError, SessionExpiredError
+from loopback_login.errors import ConfigError, NotLoggedInError, SessionExpiredError
 from loopback_login.loopback.browser import FailingBrowser
 from loopback_login.protocol.provider import ProviderConfig
 from loopback_login.session.jwt_grant import check_jwt, jwt_from_environment
@@ -170,3 +171,30 @@ async def test_another_users_credential_is_named_on_renewal(
     renewed = await make_session(jwt=theirs, **options).get_token()
     assert renewed.owner_id == "202"
     assert any("is another user's" in line and "extension 202" in line for line in said)
+
+
+async def test_an_app_without_refresh_tokens_exchanges_again(
+    start_emulator: EmulatorFactory, make_session: SessionFactory, clock: FrozenClock
+) -> None:
+    """An app that issues no refresh token: an expiring access token is replaced
+    by a new exchange of the credential, and nothing is said about it; without
+    the credential the error says what to provide (exit 1, not a dead session)."""
+    app = EmulatorClient(
+        client_id="no-refresh", client_secret="s", redirect_uris=(),
+        auth_method="client_secret_basic", jwt_grant=True, issue_refresh_tokens=False,
+    )  # fmt: skip
+    emu = await start_emulator(clients=(app,))
+    said: list[str] = []
+    options = {**JWT_OPTIONS, "server": emu.url, "client_id": "no-refresh",
+               "client_secret": "s", "notify": said.append}  # fmt: skip
+    first = await make_session(jwt=DEMO_JWT, **options).login()
+    assert first.refresh_token is None
+    clock.advance(3590)
+    with pytest.raises(NotLoggedInError) as caught:
+        await make_session(**options).get_token()
+    assert not isinstance(caught.value, SessionExpiredError)
+    assert "LOOPBACK_LOGIN_JWT" in (caught.value.hint or "")
+    again = await make_session(jwt=DEMO_JWT, **options).get_token()
+    assert again.access_token != first.access_token
+    assert emu.app[STATE].count("token", grant_type=JWT_BEARER) == 2
+    assert said == []
