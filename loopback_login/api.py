@@ -15,6 +15,13 @@ def _secret() -> str | None:
     return os.environ.get(CLIENT_SECRET_ENV) or None
 
 
+def _jwt() -> str | None:
+    from loopback_login.session.jwt_grant import jwt_from_environment
+
+    # Read, not taken: the environment is the host program's. Checked when used.
+    return jwt_from_environment(os.environ, take=False)
+
+
 async def aget_token(
     profile: str = "default",
     *,
@@ -23,6 +30,7 @@ async def aget_token(
     client_secret: str | None = None,
     login: bool = False,
     rejected: str | None = None,
+    jwt: str | None = None,
 ) -> str:
     """An access token for ``profile``, refreshed if it expires within ``min_valid``
     seconds (default: a tenth of its lifetime, at most five minutes).
@@ -33,7 +41,10 @@ async def aget_token(
     a new token refused again is the server's answer, not a reason to loop.
 
     The client secret, if the app has one, comes from ``client_secret`` or
-    ``LOOPBACK_LOGIN_CLIENT_SECRET``: it is never stored with the tokens.
+    ``LOOPBACK_LOGIN_CLIENT_SECRET``: it is never stored with the tokens. For a
+    profile logged in with a JWT credential, the credential (``jwt``, else
+    ``LOOPBACK_LOGIN_JWT`` or ``RC_USER_JWT``) starts a new session when the
+    refresh token is dead or missing; it is never stored either.
 
     Raises:
         NotLoggedInError: run ``loopback-login login`` first (or pass ``login=True``).
@@ -44,7 +55,10 @@ async def aget_token(
 
     store = FileTokenStore(cache_dir or default_store_dir())
     async with LoginSession(
-        profile=profile, store=store, client_secret=client_secret or _secret()
+        profile=profile,
+        store=store,
+        client_secret=client_secret or _secret(),
+        jwt=jwt or _jwt(),
     ) as session:
         tokens = await session.get_token(
             min_valid=min_valid, login=login, rejected=rejected
@@ -60,6 +74,7 @@ def get_token(
     client_secret: str | None = None,
     login: bool = False,
     rejected: str | None = None,
+    jwt: str | None = None,
 ) -> str:
     """Synchronous :func:`aget_token`. A valid cached token costs one file read.
 
@@ -95,5 +110,6 @@ def get_token(
             client_secret=client_secret,
             login=login,
             rejected=rejected,
+            jwt=jwt,
         )
     )

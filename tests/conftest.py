@@ -33,11 +33,13 @@ from loopback_login.store.memory_store import MemoryTokenStore
 def _clean_env(
     monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """No test sees the developer's profile, secret, cache folder, proxy or CA."""
+    """No test sees the developer's profile, secrets, cache folder, proxy or CA."""
     for name in (
         "LOOPBACK_LOGIN_PROFILE",
         "LOOPBACK_LOGIN_CLIENT_SECRET",
         "LOOPBACK_LOGIN_HOME",
+        "LOOPBACK_LOGIN_JWT",
+        "RC_USER_JWT",
         "BROWSER",
         # A developer's proxy or CA must not change what a test reaches or trusts.
         *("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"),

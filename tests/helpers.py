@@ -532,3 +532,37 @@ def end_access_token_at_server(emu: ThreadedEmulator) -> None:
             session.access_expires_at = 0.0
 
     emu.call(expire)
+
+
+# -- the CLI under an audit hook -------------------------------------------------
+
+
+class AuditedCli(Cli):
+    """The CLI run under tests/audit_run.py: what each run bound, started and wrote."""
+
+    def audited(
+        self, log: Path, *args: str, **extra_env: str
+    ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+        result = subprocess.run(
+            [sys.executable, str(HERE / "audit_run.py"), str(log), *args],
+            env={**self.env, **extra_env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+        return result, json.loads(log.read_text())
+
+
+def end_session(cli: Cli, emu: ThreadedEmulator) -> None:
+    """The server ends the session (its refresh token is dead); the cached access
+    token looks expired."""
+    access = cli.entry()["tokens"]["access_token"]
+
+    def revoke() -> None:
+        state = emu.app[STATE]  # type: ignore[index]
+        session = state.session_by_any(access)
+        state.revoke_session(session.session_id)
+
+    emu.call(revoke)
+    expire(cli)

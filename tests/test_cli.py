@@ -193,6 +193,10 @@ def test_demo_headless(cli: Cli) -> None:
     assert result.returncode == 0, result.stderr
     assert "Called the API with the token: HTTP 200" in result.stderr
     assert "revoked at the server (confirmed)" in result.stderr
+    assert (
+        "JWT credential for a session, with no browser, then revoked it (confirmed)"
+        in (result.stderr)
+    )
 
 
 def test_parallel_token_login_runs_one_login(

@@ -1,5 +1,6 @@
-"""Secrets hygiene: no token, code, verifier, client secret or assertion ever shows in
-output (verbose included), logs, reprs, exception messages or a child's argv.
+"""Secrets hygiene: no token, code, verifier, client secret, assertion or JWT credential
+ever shows in output (verbose included), logs, reprs, exception messages or a child's
+argv.
 
 The CLI test runs every command with --verbose, then searches what each printed for
 every secret the run used, read from the cache file and from the emulator's memory.
@@ -24,11 +25,13 @@ import aiohttp
 import pytest
 from helpers import (
     REDIRECT,
+    AuditedCli,
     Cli,
     Emulator,
     EmulatorFactory,
     SessionFactory,
     ThreadedEmulator,
+    end_session,
     expire,
     pkce_pair,
     query_of,
@@ -71,7 +74,7 @@ CLIENTS = (DEMO_CLIENT, DEMO_CONFIDENTIAL_CLIENT, JWT_CLIENT)
 # Request fields whose values are secrets, wherever they were sent.
 SECRET_FIELDS = (
     "code", "code_verifier", "refresh_token", "token", "client_assertion",
-    "client_secret", "access_token", "id_token",
+    "client_secret", "access_token", "id_token", "assertion",
 )  # fmt: skip
 
 # Plays the browser for $BROWSER, after writing down its argv and environment.
@@ -397,3 +400,64 @@ async def test_a_new_login_sends_its_secret_only_to_its_own_server(
     new_secret_as_basic = basic_header(DEMO_CONFIDENTIAL_CLIENT_ID, JWT_SECRET)
     leaked = [url for url, auth in sent if new_secret_as_basic in auth]
     assert leaked == []
+
+
+def test_jwt_credential_never_shown_stored_or_inherited(
+    tmp_path: Path, emu: ThreadedEmulator
+) -> None:
+    """A JWT profile's whole life, every command with --verbose and under an audit
+    hook: the credential shows in no output and no file but its own, is gone from
+    each process's environment (no child could inherit it), no process is started,
+    and no secret the run used is printed beyond `token`'s access token."""
+    credential = emu.call(lambda: emu.app[STATE].issue_jwt())  # type: ignore[index]
+    jwt_path = tmp_path / "user.jwt"
+    jwt_path.write_text(credential + "\n")
+    cli = AuditedCli(tmp_path / "home")
+    cli.env[SECRET_ENV] = DEMO_CONFIDENTIAL_SECRET
+    runs: list[tuple[str, str, str, str | None]] = []
+    audits: list[dict[str, object]] = []
+
+    def run(*args: str, **env: str) -> None:
+        log = tmp_path / f"audit-{len(audits)}.json"
+        result, audit = cli.audited(log, *args, "--verbose", **env)
+        assert result.returncode == 0, (args, result.stderr)
+        audits.append(audit)
+        printed = cli.entry()["tokens"]["access_token"] if args[0] == "token" else None
+        assert printed is None or printed in result.stdout
+        runs.append((" ".join(args), result.stdout, result.stderr, printed))
+
+    run("login", "--server", emu.url, "--client-id", DEMO_CONFIDENTIAL_CLIENT_ID,
+        "--scope", "openid profile ReadAccounts", "--jwt-file", str(jwt_path))  # fmt: skip
+    run("token", LOOPBACK_LOGIN_JWT=credential)
+    expire(cli)
+    run("token", RC_USER_JWT=credential)  # refreshes
+    end_session(cli, emu)
+    run("token", LOOPBACK_LOGIN_JWT=credential)  # a new session from the credential
+    run("token", "--jwt-file", str(jwt_path))
+    run("status")
+    run("status", "--json")
+    found = entry_secrets(cli) + emulator_secrets(emu)
+    run("logout")
+
+    assert any(kind == "assertion sent to token" for _, kind in found)
+    secrets = {**dict(found), credential: "JWT credential"}
+    leaks = [
+        (command, stream, kind)
+        for command, out, err, printed in runs
+        for value, kind in secrets.items()
+        for stream, text in (("stdout", out), ("stderr", err))
+        if value in text and not (stream == "stdout" and value == printed)
+    ]
+    assert leaks == []
+    for audit in audits:
+        assert audit["env"]
+        assert credential not in json.dumps(audit["env"])
+        assert [e for e in audit["events"] if e[0] == "process"] == []  # type: ignore[attr-defined]
+    holding = [
+        path
+        for path in tmp_path.rglob("*")
+        if path.is_file() and path != jwt_path and credential in path.read_text()
+    ]
+    assert holding == []
+    # No option takes the credential itself: it would sit in the process list.
+    assert cli("login", "--jwt", credential).returncode == 2

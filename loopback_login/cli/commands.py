@@ -19,6 +19,8 @@ from loopback_login.cli.common import (
     Seconds,
     common,
     drive,
+    jwt_options,
+    read_jwt,
     read_secret,
     say,
     secret_options,
@@ -37,6 +39,7 @@ from loopback_login.cli.login_options import (
 from loopback_login.cli.output import report
 from loopback_login.errors import (
     QUOTE_LIMIT,
+    ConfigError,
     CorruptEntryError,
     LoopbackLoginError,
     NotLoggedInError,
@@ -86,10 +89,11 @@ def cli() -> None:
 
 @cli.command()
 @login_options
+@jwt_options
 @secret_options
 @common
 def login(profile: str, cache_dir: str | None, verbose: bool, **opts: Any) -> None:
-    """Sign in with the browser and save the session.
+    """Sign in with the browser (or the user's JWT credential) and save the session.
 
     Later runs for the same profile reuse its settings, so `loopback-login login
     -p work` signs in again with what was given the first time.
@@ -97,6 +101,15 @@ def login(profile: str, cache_dir: str | None, verbose: bool, **opts: Any) -> No
     store = setup(verbose, cache_dir)
     profile = validate_profile_name(profile)
     secret = read_secret(opts.pop("client_secret_file"), opts.pop("client_secret"))
+    jwt_file = opts.pop("jwt_file")
+    jwt = read_jwt(jwt_file)
+    if jwt_file is not None:
+        if opts["grant"] == "authorization_code":
+            raise ConfigError(
+                "--jwt-file goes with --grant jwt, not authorization_code",
+                hint="drop one of them",
+            )
+        opts["grant"] = "jwt"
     try:
         remembered = load_entry(store, profile)
     except CorruptEntryError as exc:
@@ -116,15 +129,20 @@ def login(profile: str, cache_dir: str | None, verbose: bool, **opts: Any) -> No
         )
     from loopback_login.loopback.launch import choose_opener
 
-    opener, why = choose_opener(
-        no_browser=opts["no_browser"], browser_command=opts["browser_command"]
+    browser = provider.grant != "jwt"  # a JWT credential signs in with no browser
+    opener, why = (
+        choose_opener(
+            no_browser=opts["no_browser"], browser_command=opts["browser_command"]
+        )
+        if browser
+        else (None, None)
     )
     if why:
         say(why)
     session = LoginSession(
         provider, profile=profile, loopback=loopback, store=store, opener=opener,
-        http_timeout=opts["http_timeout"], notify=say, network=network,
-        pasted=stdin_lines(),
+        http_timeout=opts["http_timeout"], notify=say, network=network, jwt=jwt,
+        pasted=stdin_lines() if browser else None,
     )  # fmt: skip
 
     async def go() -> ProfileEntry | None:
@@ -180,14 +198,17 @@ def login(profile: str, cache_dir: str | None, verbose: bool, **opts: Any) -> No
     help="The server refused TOKEN (a 401): print the token another process "
     "refreshed, else refresh once. '-' reads it from stdin.",
 )
+@jwt_options
 @secret_options
 @common
 def token(
     profile: str, cache_dir: str | None, verbose: bool, fmt: str, min_valid: float | None,
     login_: bool, no_browser: bool, timeout: float, http_timeout: float,
-    rejected: str | None, client_secret_file: Any, client_secret: str | None,
+    rejected: str | None, jwt_file: str | None, client_secret_file: Any,
+    client_secret: str | None,
 ) -> None:  # fmt: skip
-    """Print a valid access token, refreshing it if needed."""
+    """Print a valid access token, refreshing it if needed (for a JWT profile whose
+    session has ended, with a new one from the JWT credential)."""
     if no_browser and not login_:
         raise click.UsageError("--no-browser applies only with --login")
     store = setup(verbose, cache_dir)
@@ -201,8 +222,8 @@ def token(
     session = LoginSession(
         profile=profile, store=store, notify=say, http_timeout=http_timeout,
         client_secret=read_secret(client_secret_file, client_secret),
-        loopback=LoopbackConfig(timeout=timeout), opener=opener,
-        pasted=stdin_lines() if login_ else None,
+        jwt=read_jwt(jwt_file), loopback=LoopbackConfig(timeout=timeout),
+        opener=opener, pasted=stdin_lines() if login_ else None,
     )  # fmt: skip
 
     async def go() -> Any:
@@ -287,6 +308,7 @@ def format_status(row: dict[str, Any], now: float) -> str:
         f"{show['profile']}: {show['state']}",
         f"  server:     {show['server']}",
         f"  client id:  {show['client_id']} ({show['client_auth']})",
+        f"  grant:      {_GRANT_NAMES.get(row['grant'], show['grant'])}",
         f"  user:       {who}",
         f"  owner id:   {show['owner_id']}   endpoint id: {show['endpoint_id']}",
         f"  scope:      {show['scope']}",
@@ -306,6 +328,12 @@ def format_status(row: dict[str, Any], now: float) -> str:
     if row["dead"]:
         lines.append(f"  ended:      {show['dead']}")
     return "\n".join(lines)
+
+
+_GRANT_NAMES = {
+    "authorization_code": "authorization_code (a person signs in with the browser)",
+    "jwt": "jwt (the user's JWT credential; no browser)",
+}
 
 
 def _span(seconds: float) -> str:

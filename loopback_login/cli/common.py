@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from loopback_login.environment import CLIENT_SECRET_ENV as SECRET_ENV
-from loopback_login.environment import HOME_ENV, PROFILE_ENV
+from loopback_login.environment import HOME_ENV, JWT_ENV, PROFILE_ENV, RC_JWT_ENV
 from loopback_login.errors import ConfigError, printable
 from loopback_login.session.entry import ProfileEntry, describe
 from loopback_login.store.file_store import FileTokenStore, default_store_dir
@@ -27,6 +27,8 @@ __all__ = [
     "Seconds",
     "common",
     "drive",
+    "jwt_options",
+    "read_jwt",
     "read_secret",
     "say",
     "secret_options",
@@ -106,6 +108,30 @@ def secret_options(func: F) -> F:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def jwt_options(func: F) -> F:
+    return click.option(
+        "--jwt-file",
+        type=click.Path(dir_okay=False, allow_dash=True),
+        help="Read the user's JWT credential from a file ('-': standard input) "
+        f"[or set {JWT_ENV} or {RC_JWT_ENV}].",
+    )(func)
+
+
+def read_jwt(jwt_file: str | None) -> str | None:
+    """The user's JWT credential from ``--jwt-file`` or the environment.
+
+    Both variables are taken out of this process's environment whichever is
+    used, so no child inherits them; only the one used is checked.
+    """
+    from loopback_login.session.jwt_grant import jwt_from_environment, read_jwt_file
+
+    if jwt_file is None:
+        return jwt_from_environment(os.environ, take=True)
+    for name in (JWT_ENV, RC_JWT_ENV):
+        os.environ.pop(name, None)
+    return read_jwt_file(jwt_file)
 
 
 MAX_SECRET_BYTES = 16 * 1024

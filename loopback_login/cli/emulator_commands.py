@@ -80,18 +80,42 @@ class _Fallback:
     help="Auth requests a minute per client, as RingCentral's 5.",
 )
 @click.option("--send-iss", is_flag=True, help="Add iss to redirects (RFC 9207).")
+@click.option(
+    "--issue-jwt",
+    is_flag=True,
+    help="Print a new JWT credential of the demo user on stdout and exit.",
+)
+@click.option(
+    "--jwt-ttl",
+    type=click.IntRange(min=1),
+    metavar="SECONDS",
+    help="With --issue-jwt: the credential expires after this long [default: never].",
+)
 def emulator(
     port: int, clients_file: str | None, auto_approve: bool, access_token_ttl: int,
     refresh_token_ttl: int, session_ttl: int | None, rate_limit: int | None,
-    send_iss: bool,
+    send_iss: bool, issue_jwt: bool, jwt_ttl: int | None,
 ) -> None:  # fmt: skip
     """Run a local emulator of RingCentral's OAuth endpoints (for testing only)."""
     from loopback_login.emulator import (
         DEMO_CLIENT_ID,
+        DEMO_CONFIDENTIAL_CLIENT_ID,
+        DEMO_CONFIDENTIAL_SECRET,
+        DEMO_JWT,
         EmulatorConfig,
         load_clients_file,
         serve,
     )
+
+    if issue_jwt:
+        import time
+
+        from loopback_login.emulator import issue_jwt as make_jwt
+        from loopback_login.emulator.config import DEMO_USER
+
+        # Signed with the emulator's fixed, public key: any emulator accepts it.
+        click.echo(make_jwt(DEMO_USER, now=time.time(), ttl=jwt_ttl))
+        return
 
     options: dict[str, Any] = {}
     if clients_file:
@@ -113,6 +137,11 @@ def emulator(
                 f"  sign in as: {config.users[0].username} / {config.users[0].password}\n"
                 f"Try: loopback-login login --server {base_url} --client-id "
                 f"{DEMO_CLIENT_ID if not clients_file else config.clients[0].client_id}\n"
+                f"  JWT credential of {config.users[0].username} (emulator only):\n"
+                f"    {DEMO_JWT}\n"
+                f"  with it, no browser: LOOPBACK_LOGIN_CLIENT_SECRET={DEMO_CONFIDENTIAL_SECRET} "
+                f"LOOPBACK_LOGIN_JWT=… loopback-login login --server {base_url} "
+                f"--client-id {DEMO_CONFIDENTIAL_CLIENT_ID} --grant jwt\n"
                 "Press Ctrl-C to stop."
             )
             await asyncio.Event().wait()
@@ -141,8 +170,19 @@ def emulator(
 @click.option("--verbose", "-v", is_flag=True)
 def demo(method: str, headless: bool, timeout: float, verbose: bool) -> None:
     """Log in against the built-in emulator, call the API, refresh, and log out."""
-    from loopback_login.emulator import DEMO_CLIENT_ID, STATE, EmulatorConfig, serve
-    from loopback_login.loopback.browser import NoBrowser, SystemBrowser
+    from loopback_login.emulator import (
+        DEMO_CLIENT_ID,
+        DEMO_CONFIDENTIAL_CLIENT_ID,
+        DEMO_CONFIDENTIAL_SECRET,
+        STATE,
+        EmulatorConfig,
+        serve,
+    )
+    from loopback_login.loopback.browser import (
+        FailingBrowser,
+        NoBrowser,
+        SystemBrowser,
+    )
     from loopback_login.loopback.config import LoopbackConfig
     from loopback_login.loopback.http_browser import HttpBrowser
     from loopback_login.loopback.launch import choose_opener
@@ -221,6 +261,25 @@ def demo(method: str, headless: bool, timeout: float, verbose: bool) -> None:
                         f"({'confirmed' if revoked else 'NOT confirmed'}) and removed "
                         "from disk."
                     )
+                # Scripts and CI, where no person is present: the user's JWT
+                # credential instead of the browser.
+                robot = LoginSession(
+                    ProviderConfig(
+                        server=base, client_id=DEMO_CONFIDENTIAL_CLIENT_ID,
+                        client_secret=DEMO_CONFIDENTIAL_SECRET, grant="jwt",
+                    ),
+                    profile="demo-jwt", store=store, opener=FailingBrowser(),
+                    notify=say, jwt=state.issue_jwt(),
+                )  # fmt: skip
+                async with robot:
+                    unattended = await robot.login()
+                    await robot.logout()
+                revoked = not state.is_session_active(unattended.access_token)
+                say(
+                    "7. With no person present (CI, cron): exchanged the demo user's "
+                    "JWT credential for a session, with no browser, then revoked it "
+                    f"({'confirmed' if revoked else 'NOT confirmed'})."
+                )
             finally:
                 await runner.cleanup()
             say(
@@ -228,7 +287,10 @@ def demo(method: str, headless: bool, timeout: float, verbose: bool) -> None:
                 "  loopback-login login --client-id YOUR_CLIENT_ID "
                 "--redirect-uri http://localhost:8400/callback\n"
                 '  curl -H "Authorization: Bearer $(loopback-login token)" '
-                "https://platform.ringcentral.com/restapi/v1.0/account/~/extension/~"
+                "https://platform.ringcentral.com/restapi/v1.0/account/~/extension/~\n"
+                "And with a JWT credential (no browser):\n"
+                "  LOOPBACK_LOGIN_CLIENT_SECRET=… loopback-login login --client-id "
+                "YOUR_CLIENT_ID --jwt-file user.jwt"
             )
 
         drive(go())

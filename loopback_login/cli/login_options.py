@@ -15,6 +15,7 @@ from loopback_login.protocol.network import NetworkSettings
 from loopback_login.protocol.provider import (
     AUTHORIZE_PARAMS,
     CLIENT_AUTH_METHODS,
+    GRANTS,
     ProviderConfig,
 )
 from loopback_login.protocol.token_client import DEFAULT_HTTP_TIMEOUT
@@ -30,6 +31,10 @@ def login_options(func: F) -> F:
         click.option("--server", "-s", help="production, partner, or a base URL "
                      "[default: production, or the profile's].", metavar="URL"),
         click.option("--client-id", help="The app's Client ID."),
+        click.option("--grant", type=click.Choice(GRANTS),
+                     help="authorization_code: a person signs in with the browser; "
+                     "jwt: exchange the user's JWT credential, no browser [default: "
+                     "jwt with --jwt-file, else the profile's, else authorization_code]."),
         click.option("--client-auth", type=click.Choice(CLIENT_AUTH_METHODS),
                      help="Client authentication [default: inferred: a secret → "
                      "client_secret_basic, a key → private_key_jwt, else none]."),
@@ -93,6 +98,7 @@ def build_provider(
         "scope",
         "method",
         "key_id",
+        "grant",
     ):
         if opts.get(key):
             base[key] = opts[key]

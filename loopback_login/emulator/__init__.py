@@ -22,19 +22,24 @@ from loopback_login.emulator.config import (
     DEMO_CLIENT_ID,
     DEMO_CONFIDENTIAL_CLIENT_ID,
     DEMO_CONFIDENTIAL_SECRET,
+    DEMO_JWT_KEY,
     EmulatorClient,
     EmulatorConfig,
     EmulatorUser,
 )
 from loopback_login.emulator.context import FAULTS, STATE
 from loopback_login.emulator.faults import Faults
+from loopback_login.emulator.jwt_credentials import DEMO_JWT, JWT_BEARER, issue_jwt
 from loopback_login.emulator.state import EmulatorState, RecordedRequest
 
 __all__ = [
     "DEMO_CLIENT_ID",
     "DEMO_CONFIDENTIAL_CLIENT_ID",
     "DEMO_CONFIDENTIAL_SECRET",
+    "DEMO_JWT",
+    "DEMO_JWT_KEY",
     "FAULTS",
+    "JWT_BEARER",
     "STATE",
     "EmulatorClient",
     "EmulatorConfig",
@@ -43,6 +48,7 @@ __all__ = [
     "Faults",
     "RecordedRequest",
     "create_app",
+    "issue_jwt",
     "load_clients_file",
     "serve",
 ]

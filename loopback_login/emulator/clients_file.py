@@ -68,6 +68,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "id_token_alg": (str,),
     "scope": (str,),
     "name": (str,),
+    "jwt_grant": (bool,),
 }
 
 

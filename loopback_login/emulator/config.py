@@ -23,6 +23,7 @@ __all__ = [
     "DEMO_CLIENT_ID",
     "DEMO_CONFIDENTIAL_CLIENT_ID",
     "DEMO_CONFIDENTIAL_SECRET",
+    "DEMO_JWT_KEY",
     "EmulatorClient",
     "EmulatorConfig",
     "EmulatorUser",
@@ -32,6 +33,8 @@ AUTH_METHODS = ("none", "client_secret_basic", "client_secret_jwt", "private_key
 DEMO_CLIENT_ID = "loopback-login-demo"
 DEMO_CONFIDENTIAL_CLIENT_ID = "loopback-login-demo-confidential"
 DEMO_CONFIDENTIAL_SECRET = "demo-secret"
+# Signs the emulator's JWT credentials: public and fixed, so they survive a restart.
+DEMO_JWT_KEY = "loopback-login emulator JWT credential key (public: for demos only)"
 DEMO_REDIRECT_URIS = (
     "http://127.0.0.1/callback",
     "http://[::1]/callback",
@@ -80,7 +83,9 @@ class EmulatorClient:
     (RFC 6749 §2.3.1), or ``client_secret_jwt`` / ``private_key_jwt`` (RFC 7523
     assertions; ``jwks`` holds the public keys for the latter). ``id_token_alg``
     is RS256 (the JWKS) or HS256 (the client secret, or the emulator's own secret
-    for a client without one, as RingCentral may do).
+    for a client without one, as RingCentral may do). ``jwt_grant`` lets it
+    exchange users' JWT credentials (the console's "JWT auth flow"); a public
+    client never may.
     """
 
     client_id: str
@@ -92,6 +97,7 @@ class EmulatorClient:
     id_token_alg: str = "RS256"
     scope: str = "ReadAccounts"
     name: str = ""
+    jwt_grant: bool = False
 
     def __post_init__(self) -> None:
         where = f"client {self.client_id!r}"
@@ -118,6 +124,8 @@ class EmulatorClient:
             _check_redirect_uri(uri, where)
         if not self.scope.split():
             raise ConfigError(f"{where}: scope must name at least one permission")
+        if self.jwt_grant and self.auth_method == "none":
+            raise ConfigError(f"{where}: a public client cannot use the JWT grant")
 
     @property
     def display_name(self) -> str:
@@ -157,6 +165,7 @@ DEMO_CONFIDENTIAL_CLIENT = EmulatorClient(
     redirect_uris=DEMO_REDIRECT_URIS,
     auth_method="client_secret_basic",
     name="Loopback Login demo (confidential)",
+    jwt_grant=True,
 )
 DEMO_USER = EmulatorUser(
     username="demo@example.com",
@@ -180,6 +189,8 @@ class EmulatorConfig:
     RingCentral does not document. ``session_ttl`` is an organisation's absolute
     session timeout: no token of a session outlives its login by more, and every
     ``TokenInfo`` carries ``session_expires_in`` and ``session_expiration_time``.
+    RingCentral does not document. ``jwt_key`` signs and checks the users' JWT
+    credentials.
     """
 
     clients: tuple[EmulatorClient, ...] = (DEMO_CLIENT, DEMO_CONFIDENTIAL_CLIENT)
@@ -192,6 +203,7 @@ class EmulatorConfig:
     rate_limit: int | None = None
     send_iss: bool = False
     session_ttl: int | None = None
+    jwt_key: str = DEMO_JWT_KEY
     max_pending_authorizations: int = 1000
     """Sign-in pages waiting for a form post, and codes not yet redeemed: past
     this many, the oldest is dropped, so a flood of authorize requests cannot

@@ -1,8 +1,9 @@
 """The token endpoint's grants and revocation, on top of :class:`EmulatorState`.
 
 ``authorization_code`` (RFC 6749 §4.1.3 with RFC 7636 §4.6), ``refresh_token``
-(§6, single-use and rotating as RingCentral's are) and RFC 7009 revocation. The
-answers are RingCentral's ``TokenInfo``.
+(§6, single-use and rotating as RingCentral's are), the JWT bearer grant (RFC 7523
+§2.1, RingCentral's "JWT auth flow") and RFC 7009 revocation. The answers are
+RingCentral's ``TokenInfo``.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from typing import Any
 
 from loopback_login.emulator.authorize import PKCE_VALUE
 from loopback_login.emulator.config import EmulatorClient
+from loopback_login.emulator.jwt_credentials import read_jwt
 from loopback_login.emulator.oauth_errors import OAuthError
 from loopback_login.emulator.state import EmulatorState, Session, new_secret
 
-__all__ = ["exchange_code", "refresh", "revoke"]
+__all__ = ["exchange_code", "exchange_jwt", "refresh", "revoke"]
 
 ACCESS_TTL_RANGE = (600, 3600)
 REFRESH_TTL_RANGE = (600, 2592000)
@@ -61,6 +63,35 @@ def exchange_code(
     state.issue_tokens(session, access_ttl=access_ttl, refresh_ttl=refresh_ttl)
     state.note_code_session(code, session.session_id)
     return _token_info(state, client, session, issuer, access_ttl, nonce=grant.nonce)
+
+
+def exchange_jwt(
+    state: EmulatorState, client: EmulatorClient, form: Mapping[str, str], issuer: str
+) -> dict[str, Any]:
+    """Exchange a user's JWT credential for a new session's tokens, if the app may."""
+    if not client.jwt_grant:
+        raise OAuthError(
+            "unauthorized_client", "Unauthorized for this grant type", code="OAU-251"
+        )
+    raw = form.get("assertion") or _raise(OAuthError.missing("assertion"))
+    credential = read_jwt(
+        raw,
+        key=state.config.jwt_key,
+        users=state.config.users,
+        client_id=client.client_id,
+        revoked=state.revoked_jwts,
+        now=state.clock(),
+    )
+    access_ttl, refresh_ttl = _ttls(state, client, form)
+    session = state.start_session(
+        client_id=client.client_id,
+        user=credential.user,
+        scope=" ".join((form.get("scope") or client.scope).split()) or client.scope,
+        auth_time=int(state.clock()),
+        endpoint_id=form.get("endpoint_id"),
+    )
+    state.issue_tokens(session, access_ttl=access_ttl, refresh_ttl=refresh_ttl)
+    return _token_info(state, client, session, issuer, access_ttl, nonce=None)
 
 
 def refresh(

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from loopback_login.emulator.context import STATE, issuer_of
+from loopback_login.emulator.jwt_credentials import JWT_BEARER
 from loopback_login.emulator.oauth_errors import json_response
 from loopback_login.emulator.signing import ID_TOKEN_ALGS
 from loopback_login.emulator.state import Session
@@ -47,7 +48,7 @@ async def discovery(request: web.Request) -> web.StreamResponse:
         "scopes_supported": ["openid", "email", "profile"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", JWT_BEARER],
         "subject_types_supported": ["public"],
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,

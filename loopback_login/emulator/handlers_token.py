@@ -10,6 +10,7 @@ from loopback_login.emulator.auth import authenticate_client
 from loopback_login.emulator.config import EmulatorClient
 from loopback_login.emulator.context import FAULTS, STATE, issuer_of
 from loopback_login.emulator.forms import form_of
+from loopback_login.emulator.jwt_credentials import JWT_BEARER
 from loopback_login.emulator.oauth_errors import OAuthError, json_response
 
 __all__ = ["revoke", "token"]
@@ -18,7 +19,7 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 async def token(request: web.Request) -> web.StreamResponse:
-    """Exchange a code or a refresh token for RingCentral's ``TokenInfo``."""
+    """Exchange a code, a refresh token or a JWT credential for ``TokenInfo``."""
     state = request.app[STATE]
     form = await _single_valued_form(request)
     client = _authenticate(request, form)
@@ -32,6 +33,8 @@ async def token(request: web.Request) -> web.StreamResponse:
         if request.app[FAULTS].take_invalid_grant():
             raise OAuthError.dead_refresh_token()
         body = grants.refresh(state, client, form, issuer)
+    elif grant_type == JWT_BEARER:
+        body = grants.exchange_jwt(state, client, form, issuer)
     else:
         raise OAuthError.unsupported_grant(grant_type)
     return json_response(body)

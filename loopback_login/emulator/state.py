@@ -99,6 +99,8 @@ class EmulatorState:
         self._by_refresh: dict[str, str] = {}
         self._jti: dict[tuple[str, str], float] = {}
         self._replaced: dict[str, float] = {}  # access token -> when a refresh did
+        self.revoked_jwts: set[str] = set()
+        """The ``jti`` of every JWT credential revoked, as the console's "revoke"."""
 
     # What was asked -------------------------------------------------------
 
@@ -259,6 +261,31 @@ class EmulatorState:
     def rotate_signing_key(self) -> str:
         """Sign with a new key from now on; the JWKS serves only the new one."""
         return self.keys.rotate()
+
+    def issue_jwt(
+        self,
+        username: str | None = None,
+        *,
+        ttl: float | None = None,
+        client_ids: tuple[str, ...] | None = None,
+    ) -> str:
+        """A JWT credential for ``username`` (default: the first user), signed with
+        the configured key; see :func:`~loopback_login.emulator.jwt_credentials.issue_jwt`."""
+        from loopback_login.emulator.jwt_credentials import issue_jwt
+
+        user = self.config.users[0] if username is None else self.config.user(username)
+        if user is None:
+            raise KeyError(username)
+        return issue_jwt(
+            user, key=self.config.jwt_key, now=self.clock(), ttl=ttl,
+            client_ids=client_ids,
+        )  # fmt: skip
+
+    def revoke_jwt(self, credential: str) -> None:
+        """Revoke a JWT credential, as its owner can in the developer console."""
+        from loopback_login.emulator.jwt_credentials import jti_of
+
+        self.revoked_jwts.add(jti_of(credential))
 
     def use_jti(self, client_id: str, jti: str, expires_at: float) -> bool:
         """Remember an assertion's ``jti``; False if already seen (RFC 7523 §3)."""

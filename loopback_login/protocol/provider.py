@@ -14,9 +14,11 @@ from loopback_login.protocol.urls import check_url, resolve_server
 __all__ = [
     "AUTHORIZE_PARAMS",
     "CLIENT_AUTH_METHODS",
+    "GRANTS",
     "TOKEN_PARAMS",
     "AuthorizeMethod",
     "ClientAuth",
+    "Grant",
     "ProviderConfig",
 ]
 
@@ -44,13 +46,19 @@ ClientAuth = Literal[
     "none", "client_secret_basic", "client_secret_jwt", "private_key_jwt"
 ]
 AuthorizeMethod = Literal["get", "post"]
+# How a session starts: a person in the browser, or a user's JWT credential
+# exchanged with no one present (RingCentral's "JWT auth flow").
+GRANTS = ("authorization_code", "jwt")
+Grant = Literal["authorization_code", "jwt"]
 
 
 @dataclass(frozen=True)
 class ProviderConfig:
     """The authorization server and the client registered with it.
 
-    ``client_secret`` is never written to disk nor shown in a repr.
+    ``client_secret`` is never written to disk nor shown in a repr. ``grant`` is
+    how sessions start; the JWT credential a ``jwt`` one needs is the user's, not
+    the app's, so it is not here (see ``LoginSession(jwt=...)``).
     """
 
     server: str
@@ -66,6 +74,7 @@ class ProviderConfig:
     pkce_method: Literal["S256", "plain"] = "S256"
     authorize_params: Mapping[str, str] = field(default_factory=dict)
     token_params: Mapping[str, str] = field(default_factory=dict)
+    grant: Grant = "authorization_code"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "server", resolve_server(self.server))
@@ -88,6 +97,11 @@ class ProviderConfig:
             raise ConfigError(
                 f"--client-auth {self.client_auth!r} is unknown",
                 hint="use one of: " + ", ".join(CLIENT_AUTH_METHODS),
+            )
+        if self.grant not in GRANTS:
+            raise ConfigError(
+                f"--grant {self.grant!r} is unknown",
+                hint="use authorization_code or jwt",
             )
         for name in self.authorize_params:
             if name not in AUTHORIZE_PARAMS:
@@ -148,6 +162,7 @@ class ProviderConfig:
             "pkce_method": self.pkce_method,
             "authorize_params": dict(self.authorize_params),
             "token_params": dict(self.token_params),
+            "grant": self.grant,
         }
 
     @classmethod
@@ -170,6 +185,7 @@ class ProviderConfig:
                 pkce_method=data.get("pkce_method", "S256"),
                 authorize_params=data.get("authorize_params") or {},
                 token_params=data.get("token_params") or {},
+                grant=data.get("grant") or "authorization_code",
             )
         except (KeyError, TypeError) as exc:
             raise ConfigError(

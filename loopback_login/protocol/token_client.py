@@ -27,7 +27,7 @@ from loopback_login.protocol.provider import ProviderConfig
 from loopback_login.protocol.tokens import TokenSet
 from loopback_login.protocol.wiring import DEFAULT_HTTP_TIMEOUT, Wiring
 
-__all__ = ["DEFAULT_HTTP_TIMEOUT", "TokenClient"]
+__all__ = ["DEFAULT_HTTP_TIMEOUT", "JWT_BEARER", "TokenClient"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ five requests a minute and restart the penalty on each request made during it, s
 retry loop would only lengthen the lock-out."""
 
 _MAX_BODY = 1024 * 1024
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
 class TokenClient:
@@ -75,6 +76,17 @@ class TokenClient:
             **self._config.token_params,
         }
         body = await self._post(self._config.token_endpoint, form, "token")
+        return TokenSet.from_response(body, now=self._wiring.clock())
+
+    async def exchange_jwt(self, assertion: str) -> TokenSet:
+        """``grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`` (RFC 7523 §2.1):
+        a user's JWT credential, sent with the app's own client authentication."""
+        form = {"grant_type": JWT_BEARER, "assertion": assertion}
+        if self._config.scope:
+            form["scope"] = self._config.scope
+        body = await self._post(
+            self._config.token_endpoint, {**form, **self._config.token_params}, "token"
+        )
         return TokenSet.from_response(body, now=self._wiring.clock())
 
     async def revoke(self, token: str) -> None:

@@ -160,6 +160,7 @@ def describe(entry: ProfileEntry, *, now: float) -> dict[str, Any]:
         "server": entry.settings.get("server"),
         "client_id": entry.settings.get("client_id"),
         "client_auth": entry.settings.get("client_auth"),
+        "grant": entry.settings.get("grant") or "authorization_code",
         "owner_id": tokens.owner_id,
         "endpoint_id": tokens.endpoint_id,
         "session_id": tokens.session_id,

@@ -30,6 +30,7 @@ from loopback_login.protocol.token_client import TokenClient
 from loopback_login.protocol.tokens import TokenSet
 from loopback_login.protocol.wiring import DEFAULT_HTTP_TIMEOUT, Notify, Wiring
 from loopback_login.session.entry import ProfileEntry, load_entry
+from loopback_login.session.jwt_grant import jwt_sign_in, renew_jwt_session
 from loopback_login.session.refresh import refresh_entry
 from loopback_login.session.rejected import still_rejected
 from loopback_login.session.signin import sign_in
@@ -53,7 +54,10 @@ class LoginSession:
     browser runs on another machine, or when no browser could be opened.
     ``network`` is the proxy and trust to use; without it, those the profile
     remembers (and the environment). ``clock`` and ``sleep`` are the time seams
-    (:class:`~loopback_login.clock.FrozenClock` provides both for tests).
+    (:class:`~loopback_login.clock.FrozenClock` provides both for tests). ``jwt`` is
+    the user's JWT credential, for a provider (or profile) whose ``grant`` is
+    ``jwt``: it starts sessions with no browser, and starts a new one when the
+    refresh token is dead. It is never stored either.
     """
 
     def __init__(
@@ -72,6 +76,7 @@ class LoginSession:
         pasted: PastedLines | None = None,
         network: NetworkSettings | None = None,
         sleep: Sleep = system_sleep,
+        jwt: str | None = None,
     ) -> None:
         self.profile = validate_profile_name(profile)
         # The secret is folded into the provider here, once; a provider read back
@@ -91,6 +96,7 @@ class LoginSession:
             network=network,
         )  # fmt: skip
         self._pasted = pasted
+        self._jwt = jwt
         self._busy = asyncio.Lock()
 
     async def __aenter__(self) -> LoginSession:
@@ -111,7 +117,8 @@ class LoginSession:
     # -- the three use cases -------------------------------------------------
 
     async def login(self) -> TokenSet:
-        """Run the browser login, cache the new session, then revoke the one it replaces."""
+        """Run the browser login (or exchange the JWT credential), cache the new
+        session, then revoke the one it replaces."""
         async with self._busy, self._locked():
             return await self._login_locked()
 
@@ -215,28 +222,47 @@ class LoginSession:
         provider, loopback = self._login_settings(previous)
         if previous is not None:
             self._adopt_network(previous)
-        # Before the browser opens: a sign-in whose session cannot be saved would
-        # only have the person sign in for nothing.
-        with self._store.reserve(self.profile) as room:
-            entry = await sign_in(
+        if provider.grant == "jwt":
+            entry = await jwt_sign_in(
                 provider,
-                loopback,
+                self._jwt,
                 profile=self.profile,
-                room=room,
+                store=self._store,
                 wiring=self._wiring,
-                opener=self._opener,
-                pasted=self._pasted,
-                kept=previous.kept_settings() if previous is not None else None,
+                previous=previous,
             )
+        else:
+            # Before the browser opens: a sign-in whose session cannot be saved
+            # would only have the person sign in for nothing.
+            with self._store.reserve(self.profile) as room:
+                entry = await sign_in(
+                    provider,
+                    loopback,
+                    profile=self.profile,
+                    room=room,
+                    wiring=self._wiring,
+                    opener=self._opener,
+                    pasted=self._pasted,
+                    kept=previous.kept_settings() if previous is not None else None,
+                )
         if previous is not None and not previous.dead:
             await self._revoke_replaced(previous, provider)
         return entry.tokens
 
     async def _refresh_locked(self, entry: ProfileEntry) -> TokenSet:
         self._adopt_network(entry)
+        provider = self._provider_for(entry)
+        if provider.grant == "jwt":
+            return await renew_jwt_session(
+                entry,
+                provider=provider,
+                jwt=self._jwt,
+                store=self._store,
+                wiring=self._wiring,
+            )
         return await refresh_entry(
             entry,
-            provider=self._provider_for(entry),
+            provider=provider,
             store=self._store,
             wiring=self._wiring,
         )
