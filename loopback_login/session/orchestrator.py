@@ -23,6 +23,7 @@ from loopback_login.errors import (
 )
 from loopback_login.loopback.browser import BrowserOpener, SystemBrowser
 from loopback_login.loopback.config import LoopbackConfig
+from loopback_login.loopback.head_start import HeadStart
 from loopback_login.loopback.roundtrip import PastedLines
 from loopback_login.protocol.network import NetworkSettings
 from loopback_login.protocol.provider import ProviderConfig
@@ -109,10 +110,14 @@ class LoginSession:
 
     # -- the three use cases -------------------------------------------------
 
-    async def login(self) -> TokenSet:
-        """Run the browser login, cache the new session, then revoke the one it replaces."""
+    async def login(self, *, head_start: HeadStart | None = None) -> TokenSet:
+        """Run the browser login, cache the new session, then revoke the one it replaces.
+
+        ``head_start``: the browser was sent off already, for this session's
+        provider and loopback settings (the CLI does so before loading the rest).
+        """
         async with self._busy, self._locked():
-            return await self._login_locked()
+            return await self._login_locked(head_start)
 
     async def get_token(
         self, *, min_valid: float | None = None, login: bool = False
@@ -196,7 +201,7 @@ class LoginSession:
 
     # -- steps -----------------------------------------------------------------
 
-    async def _login_locked(self) -> TokenSet:
+    async def _login_locked(self, head_start: HeadStart | None = None) -> TokenSet:
         previous = self._load(quiet=True)
         provider, loopback = self._login_settings(previous)
         if previous is not None:
@@ -209,6 +214,7 @@ class LoginSession:
             wiring=self._wiring,
             opener=self._opener,
             pasted=self._pasted,
+            head_start=head_start,
         )
         if previous is not None and not previous.dead:
             await self._revoke_replaced(previous, provider)
