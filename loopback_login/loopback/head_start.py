@@ -10,11 +10,11 @@ purpose: the standard library and the layers below.
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from loopback_login.loopback.browser import Verdict
 from loopback_login.loopback.config import RedirectTarget
 from loopback_login.protocol.authorize import build_authorization_url
 from loopback_login.protocol.pkce import PkcePair
@@ -59,11 +59,11 @@ class Launched:
     """A :class:`~loopback_login.loopback.browser.BrowserOpener` for a browser
     already asked: ``open`` answers with that request's verdict."""
 
-    def __init__(self, opening: asyncio.Future[bool]) -> None:
-        self._opening = opening
+    def __init__(self, verdict: Verdict) -> None:
+        self._verdict = verdict
 
     async def open(self, url: str) -> bool:
-        return await self._opening
+        return await self._verdict.wait()
 
 
 @dataclass
