@@ -260,35 +260,38 @@ def _run(
     lock = store.lock(profile)
     lock.__enter__()
     try:
-        target, sockets = bind_first_free(loopback.targets)
-        try:
-            port = sockets[0].getsockname()[1]
-            state, nonce = new_state(), new_nonce()
-            pkce = PkcePair.generate(provider.pkce_method)
-            params = build_authorization_params(
-                provider, redirect_uri=target.with_port(port), state=state,
-                nonce=nonce, pkce=pkce,
-            )  # fmt: skip
-            urls = sign_in_urls(
-                provider, params, local_start_url(target, port),
-                no_browser=isinstance(opener, NoBrowser),
-            )  # fmt: skip
-            # A wrong server must never open a browser.
-            check_directly(provider, network, opts["http_timeout"])
-            _say(f"To sign in, open this URL in your browser:\n\n    {urls.url}\n")
-            verdict = opener.start(urls.url)
-            # The rest loads while the browser starts and the person signs in.
-            import asyncio
+        # Before the browser, as the full command: a session that cannot be saved
+        # must not have the person sign in for nothing.
+        with store.reserve(profile) as room:
+            target, sockets = bind_first_free(loopback.targets)
+            try:
+                port = sockets[0].getsockname()[1]
+                state, nonce = new_state(), new_nonce()
+                pkce = PkcePair.generate(provider.pkce_method)
+                params = build_authorization_params(
+                    provider, redirect_uri=target.with_port(port), state=state,
+                    nonce=nonce, pkce=pkce,
+                )  # fmt: skip
+                urls = sign_in_urls(
+                    provider, params, local_start_url(target, port),
+                    no_browser=isinstance(opener, NoBrowser),
+                )  # fmt: skip
+                # A wrong server must never open a browser.
+                check_directly(provider, network, opts["http_timeout"])
+                _say(f"To sign in, open this URL in your browser:\n\n    {urls.url}\n")
+                verdict = opener.start(urls.url)
+                # The rest loads while the browser starts and the person signs in.
+                import asyncio
 
-            head = HeadStart(
-                target, sockets, state, nonce, pkce, Launched(verdict), urls
-            )
-            return asyncio.run(
-                _finish(opts, store, loopback, provider, network, lock, head)
-            )
-        finally:
-            for sock in sockets:
-                sock.close()  # no-op for those the server took over and closed
+                head = HeadStart(
+                    target, sockets, state, nonce, pkce, Launched(verdict), urls, room
+                )
+                return asyncio.run(
+                    _finish(opts, store, loopback, provider, network, lock, head)
+                )
+            finally:
+                for sock in sockets:
+                    sock.close()  # no-op for those the server took over and closed
     finally:
         lock.__exit__(None, None, None)
 

@@ -19,6 +19,7 @@ from loopback_login.loopback.config import RedirectTarget
 from loopback_login.protocol.authorize import build_authorization_url
 from loopback_login.protocol.pkce import PkcePair
 from loopback_login.protocol.provider import ProviderConfig
+from loopback_login.store.file_store import EntryReservation
 
 __all__ = ["HeadStart", "Launched", "SignInUrls", "local_start_url", "sign_in_urls"]
 
@@ -79,6 +80,8 @@ class HeadStart:
     pkce: PkcePair
     opener: Launched
     urls: SignInUrls = field(repr=False)
+    # The room for the new entry, set aside before the browser was asked.
+    room: EntryReservation | None = field(default=None, repr=False)
 
     @property
     def port(self) -> int:

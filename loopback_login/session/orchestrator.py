@@ -186,6 +186,8 @@ class LoginSession:
             entry = self._load()
             if entry is None:
                 return False
+            # Before revoking: a session whose entry cannot be removed must stay live.
+            self._store.check_writable(self.profile)
             if not local and not entry.dead:
                 self._adopt_network(entry)
                 tokens = entry.tokens
@@ -206,16 +208,20 @@ class LoginSession:
         provider, loopback = self._login_settings(previous)
         if previous is not None:
             self._adopt_network(previous)
-        entry = await sign_in(
-            provider,
-            loopback,
-            profile=self.profile,
-            store=self._store,
-            wiring=self._wiring,
-            opener=self._opener,
-            pasted=self._pasted,
-            head_start=head_start,
-        )
+        # Before the browser opens: a sign-in whose session cannot be saved would
+        # only have the person sign in for nothing. A head start reserved it so.
+        reserved = head_start.room if head_start is not None else None
+        with reserved or self._store.reserve(self.profile) as room:
+            entry = await sign_in(
+                provider,
+                loopback,
+                profile=self.profile,
+                room=room,
+                wiring=self._wiring,
+                opener=self._opener,
+                pasted=self._pasted,
+                head_start=head_start,
+            )
         if previous is not None and not previous.dead:
             await self._revoke_replaced(previous, provider)
         return entry.tokens
