@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_HTTP_TIMEOUT", "try_early_login"]
 
+# Seconds the browser's thread has to itself before the rest loads.
+_BROWSER_FIRST = 0.05
+
 # protocol.wiring's, which loads aiohttp (a test keeps the two equal).
 DEFAULT_HTTP_TIMEOUT = 30.0
 
@@ -280,6 +283,10 @@ def _run(
                 check_directly(provider, network, opts["http_timeout"])
                 _say(f"To sign in, open this URL in your browser:\n\n    {urls.url}\n")
                 verdict = opener.start(urls.url)
+                # The browser's thread gets the CPU first: loading the rest at once
+                # would slow its start (one interpreter lock, often few cores). Most
+                # openers answer within this; a command still running is let be.
+                verdict.settled(_BROWSER_FIRST)
                 # The rest loads while the browser starts and the person signs in.
                 import asyncio
 

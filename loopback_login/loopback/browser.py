@@ -30,6 +30,7 @@ class Verdict:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._done = threading.Event()
         self._value: bool | None = None
         self._listeners: list[Callable[[bool], None]] = []
 
@@ -39,8 +40,13 @@ class Verdict:
                 return
             self._value = value
             listeners, self._listeners = self._listeners, []
+        self._done.set()
         for listener in listeners:
             listener(value)
+
+    def settled(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` seconds for the verdict; True if it came."""
+        return self._done.wait(timeout)
 
     def _then(self, listener: Callable[[bool], None]) -> None:
         with self._lock:
