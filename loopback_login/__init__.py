@@ -34,6 +34,10 @@ if TYPE_CHECKING:
         TokenEndpointError,
         TokenStoreError,
     )
+    from loopback_login.http.aiohttp_auth import AiohttpAuth, aiohttp_session
+    from loopback_login.http.httpx_auth import HttpxAuth
+    from loopback_login.http.requests_auth import RequestsAuth, requests_session
+    from loopback_login.http.source import TokenSource
     from loopback_login.loopback.browser import BrowserOpener, NoBrowser, SystemBrowser
     from loopback_login.loopback.config import LoopbackConfig
     from loopback_login.protocol.network import NetworkSettings
@@ -44,6 +48,7 @@ if TYPE_CHECKING:
     from loopback_login.store.memory_store import MemoryTokenStore
 
 __all__ = [
+    "AiohttpAuth",
     "AuthorizationError",
     "AuthorizationTimeoutError",
     "BrowserOpener",
@@ -51,6 +56,7 @@ __all__ = [
     "CorruptEntryError",
     "DiscoveryError",
     "FileTokenStore",
+    "HttpxAuth",
     "IDTokenError",
     "InvalidGrantError",
     "IssuerMismatchError",
@@ -67,16 +73,20 @@ __all__ = [
     "NotLoggedInError",
     "ProviderConfig",
     "RateLimitError",
+    "RequestsAuth",
     "SessionExpiredError",
     "StateMismatchError",
     "SystemBrowser",
     "TokenEndpointError",
     "TokenSet",
+    "TokenSource",
     "TokenStore",
     "TokenStoreError",
     "aget_token",
+    "aiohttp_session",
     "create_app",
     "get_token",
+    "requests_session",
 ]
 
 _HOMES = {
@@ -94,6 +104,13 @@ _HOMES = {
     "MemoryTokenStore": "store.memory_store",
     "TokenStore": "store.file_store",
     "TokenSet": "protocol.tokens",
+    # Each adapter imports its HTTP library: only when asked for by name.
+    "AiohttpAuth": "http.aiohttp_auth",
+    "aiohttp_session": "http.aiohttp_auth",
+    "HttpxAuth": "http.httpx_auth",
+    "RequestsAuth": "http.requests_auth",
+    "requests_session": "http.requests_auth",
+    "TokenSource": "http.source",
 }
 
 

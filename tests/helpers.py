@@ -499,3 +499,36 @@ def write_entry(home: Path, entry: object) -> Path:
     with os.fdopen(fd, "w") as file:
         file.write(entry if isinstance(entry, str) else json.dumps(entry))
     return path
+
+
+ME = "/restapi/v1.0/account/~/extension/~"
+
+
+def api_count(emu: ThreadedEmulator, endpoint: str, **params: str) -> int:
+    return int(emu.call(lambda: emu.app[STATE].count(endpoint, **params)))  # type: ignore[index]
+
+
+def refreshes(emu: ThreadedEmulator) -> int:
+    return api_count(emu, "token", grant_type="refresh_token")
+
+
+def refresh_elsewhere(cli: Cli) -> str:
+    """Another process refreshes the profile (it reports the cached token refused,
+    which forces one refresh); its new token."""
+    current = cli("token")
+    assert current.returncode == 0, current.stderr
+    done = cli("token", "--rejected", current.stdout.strip())
+    assert done.returncode == 0, done.stderr
+    assert done.stdout != current.stdout
+    return done.stdout.strip()
+
+
+def end_access_token_at_server(emu: ThreadedEmulator) -> None:
+    """The server stops taking the cached access token (clock skew, say), while the
+    entry still looks valid and the refresh token still works."""
+
+    def expire() -> None:
+        for session in emu.app[STATE].sessions:  # type: ignore[index]
+            session.access_expires_at = 0.0
+
+    emu.call(expire)

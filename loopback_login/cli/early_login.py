@@ -315,6 +315,7 @@ async def _finish(
     from loopback_login.cli.common import say, stdin_lines, summary
     from loopback_login.errors import CorruptEntryError
     from loopback_login.session.entry import load_entry
+    from loopback_login.session.keepalive import expiry_warning
     from loopback_login.session.orchestrator import LoginSession
 
     try:
@@ -335,4 +336,7 @@ async def _finish(
         entry = session.entry()
     if entry is not None:
         say(summary(entry))
+        warning = expiry_warning(entry, now=time.time())
+        if warning is not None:
+            say(warning)  # as the full command: a session near its absolute end
     return 0

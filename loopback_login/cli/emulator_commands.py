@@ -67,6 +67,13 @@ class _Fallback:
     "--refresh-token-ttl", type=click.IntRange(min=1), default=604800, show_default=True
 )
 @click.option(
+    "--session-ttl",
+    type=click.IntRange(min=1),
+    metavar="SECONDS",
+    help="An absolute session timeout, as an organisation may set: no token "
+    "outlives the login by more.",
+)
+@click.option(
     "--rate-limit",
     type=click.IntRange(min=1),
     metavar="N",
@@ -75,7 +82,8 @@ class _Fallback:
 @click.option("--send-iss", is_flag=True, help="Add iss to redirects (RFC 9207).")
 def emulator(
     port: int, clients_file: str | None, auto_approve: bool, access_token_ttl: int,
-    refresh_token_ttl: int, rate_limit: int | None, send_iss: bool,
+    refresh_token_ttl: int, session_ttl: int | None, rate_limit: int | None,
+    send_iss: bool,
 ) -> None:  # fmt: skip
     """Run a local emulator of RingCentral's OAuth endpoints (for testing only)."""
     from loopback_login.emulator import (
@@ -90,8 +98,8 @@ def emulator(
         options["clients"] = load_clients_file(clients_file)
     config = EmulatorConfig(
         auto_approve=auto_approve, access_token_ttl=access_token_ttl,
-        refresh_token_ttl=refresh_token_ttl, rate_limit=rate_limit, send_iss=send_iss,
-        **options,
+        refresh_token_ttl=refresh_token_ttl, session_ttl=session_ttl,
+        rate_limit=rate_limit, send_iss=send_iss, **options,
     )  # fmt: skip
 
     async def go() -> None:

@@ -14,6 +14,7 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
 from loopback_login.clock import Clock
+from loopback_login.emulator import handlers_api as api
 from loopback_login.emulator import handlers_authorize as authz
 from loopback_login.emulator import handlers_meta as meta
 from loopback_login.emulator import handlers_token as tokens
@@ -81,6 +82,7 @@ def create_app(
     app.router.add_post("/restapi/oauth/revoke", tokens.revoke)
     app.router.add_get("/restapi/oauth/userinfo", meta.userinfo)
     app.router.add_get("/restapi/v1.0/account/~/extension/~", meta.extension)
+    app.router.add_post(api.PAGER_PATH, api.company_pager)
     app.router.add_get("/restapi/oauth/jwks", meta.jwks)
     app.router.add_get("/.well-known/openid-configuration", meta.discovery)
     return app

@@ -9,7 +9,7 @@ disagree on them.
 
 from __future__ import annotations
 
-import logging
+import sys
 from collections.abc import Callable
 
 import aiohttp
@@ -17,9 +17,7 @@ import aiohttp
 from loopback_login.clock import Clock, Sleep, system_clock, system_sleep
 from loopback_login.protocol.network import NetworkSettings
 
-__all__ = ["DEFAULT_HTTP_TIMEOUT", "Notify", "Wiring", "log_notify"]
-
-logger = logging.getLogger("loopback_login")
+__all__ = ["DEFAULT_HTTP_TIMEOUT", "Notify", "Wiring", "to_stderr"]
 
 DEFAULT_HTTP_TIMEOUT = 30.0
 
@@ -27,8 +25,10 @@ DEFAULT_HTTP_TIMEOUT = 30.0
 Notify = Callable[[str], None]
 
 
-def log_notify(message: str) -> None:
-    logger.info("%s", message)
+def to_stderr(message: str) -> None:
+    """By default a program's user sees the sign-in URL and what is awaited, as the
+    CLI's does: a login that waits in silence looks hung."""
+    print(message, file=sys.stderr, flush=True)
 
 
 class Wiring:
@@ -56,7 +56,7 @@ class Wiring:
         self.clock = clock
         self.sleep = sleep
         self.timeout = timeout
-        self.notify: Notify = notify or log_notify
+        self.notify: Notify = notify or to_stderr
 
     @property
     def http(self) -> aiohttp.ClientSession:

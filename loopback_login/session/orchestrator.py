@@ -32,6 +32,7 @@ from loopback_login.protocol.tokens import TokenSet
 from loopback_login.protocol.wiring import DEFAULT_HTTP_TIMEOUT, Notify, Wiring
 from loopback_login.session.entry import ProfileEntry, load_entry
 from loopback_login.session.refresh import refresh_entry
+from loopback_login.session.rejected import still_rejected
 from loopback_login.session.signin import sign_in
 from loopback_login.store.file_store import (
     FileTokenStore,
@@ -120,7 +121,11 @@ class LoginSession:
             return await self._login_locked(head_start)
 
     async def get_token(
-        self, *, min_valid: float | None = None, login: bool = False
+        self,
+        *,
+        min_valid: float | None = None,
+        login: bool = False,
+        rejected: str | None = None,
     ) -> TokenSet:
         """A token valid for at least ``min_valid`` seconds (default: a margin scaled
         to the token's lifetime), refreshing it once across processes if needed.
@@ -130,13 +135,20 @@ class LoginSession:
         A ``min_valid`` longer than the server's tokens live is met by a fresh token
         (see :meth:`TokenSet.needs_refresh`), with a warning through ``notify``.
 
+        ``rejected`` is an access token the server refused (a 401). If the profile
+        now holds another one (another process refreshed), that one comes back
+        with no request; only if it still holds the refused one is it refreshed,
+        once. A refresh that leaves the refused token in place raises.
+
         Raises:
             NotLoggedInError: nothing cached (or no refresh token) and ``login`` is off.
             SessionExpiredError: the server ended the session (exit code 2).
             NetworkError, TokenEndpointError: refresh failed and the cached token
                 is expired.
         """
-        tokens = await self._get_token(min_valid=min_valid, login=login)
+        tokens = await self._get_token(
+            min_valid=min_valid, login=login, rejected=rejected
+        )
         now = self._wiring.clock()
         left = tokens.expires_at - now
         # Fresh, and still short of min_valid: no token of this server can do better.
@@ -151,26 +163,26 @@ class LoginSession:
             )
         return tokens
 
-    async def _get_token(self, *, min_valid: float | None, login: bool) -> TokenSet:
-        entry = self._load()
-        if entry is not None and not entry.dead and not self._stale(entry, min_valid):
-            return entry.tokens
+    async def _get_token(
+        self, *, min_valid: float | None, login: bool, rejected: str | None
+    ) -> TokenSet:
+        if usable := self._usable(self._load(), min_valid, rejected):
+            return usable
         async with self._busy, self._locked():
             # Another process may have refreshed or logged in while we waited.
             entry = self._load()
-            if (
-                entry is not None
-                and not entry.dead
-                and not self._stale(entry, min_valid)
-            ):
-                return entry.tokens
+            if usable := self._usable(entry, min_valid, rejected):
+                return usable
             try:
                 if entry is None:
                     raise NotLoggedInError(
                         f"profile {self.profile!r} is not logged in",
                         hint=login_hint(self.profile),
                     )
-                return await self._refresh_locked(entry)
+                tokens = await self._refresh_locked(entry)
+                if rejected is not None and tokens.access_token == rejected:
+                    raise still_rejected(self.profile)
+                return tokens
             except NotLoggedInError:
                 if not login:
                     raise
@@ -221,6 +233,7 @@ class LoginSession:
                 opener=self._opener,
                 pasted=self._pasted,
                 head_start=head_start,
+                kept=previous.kept_settings() if previous is not None else None,
             )
         if previous is not None and not previous.dead:
             await self._revoke_replaced(previous, provider)
@@ -267,6 +280,14 @@ class LoginSession:
 
     def _load(self, *, quiet: bool = False) -> ProfileEntry | None:
         return load_entry(self._store, self.profile, quiet=quiet)
+
+    def _usable(
+        self, entry: ProfileEntry | None, min_valid: float | None, rejected: str | None
+    ) -> TokenSet | None:
+        """The entry's tokens if they can be handed out as they are."""
+        if entry is None or entry.dead or entry.tokens.access_token == rejected:
+            return None
+        return None if self._stale(entry, min_valid) else entry.tokens
 
     def _stale(self, entry: ProfileEntry, min_valid: float | None) -> bool:
         return self._stale_tokens(entry.tokens, min_valid)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from loopback_login.errors import DiscoveryError, LoopbackLoginError
 from loopback_login.loopback.browser import BrowserOpener, NoBrowser
@@ -49,12 +51,15 @@ async def sign_in(
     opener: BrowserOpener,
     pasted: PastedLines | None = None,
     head_start: HeadStart | None = None,
+    kept: Mapping[str, Any] | None = None,
 ) -> ProfileEntry:
     """Sign in with the browser and save the session as ``profile``'s entry, in
     the ``room`` set aside for it before the browser opened.
 
-    ``provider`` carries the client secret, if the app has one. ``head_start`` is
-    a sign-in whose browser was already sent off (its sockets, secrets and URL).
+    ``provider`` carries the client secret, if the app has one. ``kept`` are the
+    profile's own settings (keep-alive) that outlive the session they came with.
+    ``head_start`` is a sign-in whose browser was already sent off (its sockets,
+    secrets and URL).
     """
     # A missing secret or unreadable key must show before the person signs in, and
     # so must a server that is not there or not an OAuth server. A head start did
@@ -125,6 +130,7 @@ async def sign_in(
                 settings = provider.to_profile()
                 settings["redirect_uris"] = list(loopback.redirect_uris)
                 settings.update(wiring.network.to_profile())
+                settings.update(kept or {})
                 entry = ProfileEntry(
                     profile=profile,
                     settings=settings,
