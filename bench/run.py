@@ -21,12 +21,14 @@ import adapter_storm
 import login_overhead
 import memory
 import refresh_storm
+import time_to_browser
 import token_startup
 from common import Section, bound, log, machine, render, write_results
 
 SECTIONS: list[Callable[[bool], Section]] = [
     token_startup.run,
     login_overhead.run,
+    time_to_browser.run,
     refresh_storm.run,
     memory.run,
     adapter_overhead.run,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections.abc import AsyncIterator, Mapping
 
@@ -364,3 +365,41 @@ async def test_connections_are_bounded_and_the_callback_gets_in(
         assert await task == 200
         for _, writer in squatters:
             writer.close()
+
+
+async def test_accept_failures_on_its_sockets_are_one_debug_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Out of file descriptors, the event loop reports each failed accept() with a
+    traceback; for the server's own sockets that is one short debug line per kind,
+    and reports about anything else still reach the handler that was there."""
+    loop = asyncio.get_running_loop()
+    others: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda _loop, context: others.append(context))
+    try:
+        async with LoopbackServer(
+            LoopbackConfig(timeout=5), expected_state=STATE
+        ) as srv:
+            listening = srv._servers[0].sockets[0]
+            emfile = OSError(24, "Too many open files")
+            caplog.set_level(logging.DEBUG)
+            for _ in range(50):
+                loop.call_exception_handler(
+                    {"message": "socket.accept() out of system resource",
+                     "exception": emfile, "socket": listening}
+                )  # fmt: skip
+            loop.call_exception_handler({"message": "elsewhere", "exception": emfile})
+        assert [c["message"] for c in others] == ["elsewhere"]
+        lines = [
+            r.getMessage() for r in caplog.records if "accepting" in r.getMessage()
+        ]
+        assert lines == ["accepting a connection failed (EMFILE); retrying"]
+        assert all(
+            r.levelno == logging.DEBUG
+            for r in caplog.records
+            if "EMFILE" in r.getMessage()
+        )
+        loop.call_exception_handler({"message": "after", "exception": emfile})
+        assert others[-1]["message"] == "after"  # the handler before is back
+    finally:
+        loop.set_exception_handler(None)

@@ -1,7 +1,8 @@
 """``loopback-login``: the entry point.
 
 ``token`` with a valid cached token is answered from :mod:`.fast` before click and
-the rest of the package are imported; everything else goes to :mod:`.commands`.
+the rest of the package are imported; ``login`` sends the browser off from
+:mod:`.early_login` before loading them; everything else goes to :mod:`.commands`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             except KeyboardInterrupt:  # while waiting for another process's refresh
                 sys.stderr.write("Interrupted.\n")
                 return 130
+            if code is not None:
+                return code
+        if args[:1] == ["login"]:
+            from loopback_login.cli.early_login import try_early_login
+
+            code = try_early_login(args[1:])
             if code is not None:
                 return code
         from loopback_login.cli.commands import run

@@ -8,13 +8,13 @@ for it.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 import webbrowser
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["BrowserOpener", "FailingBrowser", "NoBrowser", "SystemBrowser"]
+__all__ = ["BrowserOpener", "FailingBrowser", "NoBrowser", "SystemBrowser", "Verdict"]
 
 
 @runtime_checkable
@@ -22,6 +22,52 @@ class BrowserOpener(Protocol):
     """Sends the person to ``url``; returns False when no browser could be started."""
 
     async def open(self, url: str) -> bool: ...
+
+
+class Verdict:
+    """Whether a browser started, told by the thread that starts it; awaitable
+    from an event loop made later (a login asks the browser before it has one)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._value: bool | None = None
+        self._listeners: list[Callable[[bool], None]] = []
+
+    def settle(self, value: bool) -> None:
+        with self._lock:
+            if self._value is not None:
+                return
+            self._value = value
+            listeners, self._listeners = self._listeners, []
+        self._done.set()
+        for listener in listeners:
+            listener(value)
+
+    def settled(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` seconds for the verdict; True if it came."""
+        return self._done.wait(timeout)
+
+    def _then(self, listener: Callable[[bool], None]) -> None:
+        with self._lock:
+            if self._value is None:
+                self._listeners.append(listener)
+                return
+            value = self._value
+        listener(value)
+
+    async def wait(self) -> bool:
+        import asyncio  # here: asking the browser must not wait for asyncio to load
+
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+
+        def done(value: bool) -> None:
+            with contextlib.suppress(RuntimeError):  # the login ended, its loop closed
+                loop.call_soon_threadsafe(_settle, future, value)
+
+        self._then(done)
+        return await future
 
 
 class SystemBrowser:
@@ -36,31 +82,36 @@ class SystemBrowser:
             return False
         return True
 
-    async def open(self, url: str) -> bool:
-        loop = asyncio.get_running_loop()
-        verdict: asyncio.Future[bool] = loop.create_future()
+    def start(self, url: str) -> Verdict:
+        """Ask the browser now, from a daemon thread; the verdict comes later."""
+        verdict = Verdict()
 
         def run() -> None:
             try:
                 opened = webbrowser.open(url)
             except Exception:  # a broken $BROWSER must not end the login
                 opened = False
-            with contextlib.suppress(
-                RuntimeError
-            ):  # the login ended and its loop closed
-                loop.call_soon_threadsafe(_settle, verdict, opened)
+            verdict.settle(opened)
 
         threading.Thread(target=run, name="browser", daemon=True).start()
-        return await verdict
+        return verdict
+
+    async def open(self, url: str) -> bool:
+        return await self.start(url).wait()
 
 
-def _settle(future: asyncio.Future[bool], value: bool) -> None:
+def _settle(future: Any, value: bool) -> None:
     if not future.done():
         future.set_result(value)
 
 
 class NoBrowser:
     """Opens nothing, for ``--no-browser``: the person follows the printed URL."""
+
+    def start(self, url: str) -> Verdict:
+        verdict = Verdict()
+        verdict.settle(False)
+        return verdict
 
     async def open(self, url: str) -> bool:
         return False

@@ -10,6 +10,7 @@ it cannot read, and gives aiohttp's own error replies the pages' headers.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import sys
@@ -177,3 +178,45 @@ class Connection(web.RequestHandler):
         response = super().handle_error(request, status, exc, message)
         response.headers.update(pages.HEADERS)
         return response
+
+
+class QuietAccept:
+    """While installed, the event loop's report of a failed ``accept()`` on one of
+    ``sockets`` (file descriptors run out under a flood of connections) is one
+    short debug line per kind instead of a traceback on the person's terminal;
+    asyncio pauses accepting for a second and tries again on its own. Every other
+    report goes to the handler that was there before."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sockets: list[int]) -> None:
+        self._loop = loop
+        self._fds = set(sockets)
+        self._seen: set[str] = set()
+        self._previous = loop.get_exception_handler()
+
+    def install(self) -> None:
+        self._loop.set_exception_handler(self._handle)
+
+    def uninstall(self) -> None:
+        if self._loop.get_exception_handler() == self._handle:
+            self._loop.set_exception_handler(self._previous)
+
+    def _handle(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        sock = context.get("socket")
+        error = context.get("exception")
+        if isinstance(error, OSError) and _fileno(sock) in self._fds:
+            kind = errno.errorcode.get(error.errno or 0, type(error).__name__)
+            if kind not in self._seen:
+                self._seen.add(kind)
+                logger.debug("accepting a connection failed (%s); retrying", kind)
+            return
+        if self._previous is not None:
+            self._previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+
+def _fileno(sock: object) -> int | None:
+    try:
+        return int(sock.fileno())  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return None

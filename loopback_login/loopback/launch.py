@@ -8,8 +8,6 @@ tested without being in it.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
 import shlex
@@ -20,7 +18,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 from loopback_login.errors import ConfigError
-from loopback_login.loopback.browser import BrowserOpener, NoBrowser, SystemBrowser
+from loopback_login.loopback.browser import (
+    BrowserOpener,
+    NoBrowser,
+    SystemBrowser,
+    Verdict,
+)
 
 __all__ = [
     "CommandBrowser",
@@ -89,14 +92,10 @@ class CommandBrowser:
             return [arg.replace("%s", url) for arg in self.argv]
         return [*self.argv, url]
 
-    async def open(self, url: str) -> bool:
+    def start(self, url: str) -> Verdict:
+        """Run the command now, from a daemon thread; the verdict comes later."""
         argv = self._argv(url)
-        loop = asyncio.get_running_loop()
-        verdict: asyncio.Future[bool] = loop.create_future()
-
-        def settle(opened: bool) -> None:
-            with contextlib.suppress(RuntimeError):  # the login ended, its loop closed
-                loop.call_soon_threadsafe(_settle, verdict, opened)
+        verdict = Verdict()
 
         def run() -> None:
             # A thread, as for SystemBrowser: the command may outlive the login, and
@@ -111,24 +110,22 @@ class CommandBrowser:
                 )
             except OSError as exc:
                 logger.debug("cannot run %s: %s", argv[0], exc)
-                settle(False)
+                verdict.settle(False)
                 return
             try:
                 status = process.wait(self._settle)
             except subprocess.TimeoutExpired:
-                settle(True)  # still running: a browser in the foreground
+                verdict.settle(True)  # still running: a browser in the foreground
                 process.wait()
                 return
             logger.debug("%s exited with status %s", argv[0], status)
-            settle(status == 0)
+            verdict.settle(status == 0)
 
         threading.Thread(target=run, name="browser-command", daemon=True).start()
-        return await verdict
+        return verdict
 
-
-def _settle(future: asyncio.Future[bool], value: bool) -> None:
-    if not future.done():
-        future.set_result(value)
+    async def open(self, url: str) -> bool:
+        return await self.start(url).wait()
 
 
 def choose_opener(

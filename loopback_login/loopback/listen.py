@@ -4,12 +4,17 @@ really ours (no SO_REUSEADDR stealing on Windows; both stacks for ``localhost``)
 from __future__ import annotations
 
 import errno
+import logging
 import socket
 import sys
+from collections.abc import Sequence
 
+from loopback_login.errors import LoopbackBindError
 from loopback_login.loopback.config import RedirectTarget
 
-__all__ = ["bind", "next_uri"]
+__all__ = ["bind", "bind_first_free", "next_uri"]
+
+logger = logging.getLogger(__name__)
 
 
 def next_uri(uri: str) -> str:
@@ -50,3 +55,27 @@ def bind(target: RedirectTarget) -> list[socket.socket]:
             sock.close()
         raise
     return sockets
+
+
+def bind_first_free(
+    targets: Sequence[RedirectTarget],
+) -> tuple[RedirectTarget, list[socket.socket]]:
+    """Bind the first redirect URI whose port is free, in the order given; the
+    sockets listen on return, so a browser sent there is queued, never refused."""
+    busy: list[str] = []
+    for target in targets:
+        try:
+            return target, bind(target)
+        except OSError as exc:
+            if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
+                raise LoopbackBindError(
+                    f"cannot listen for {target.uri}: {exc}"
+                ) from exc
+            logger.debug("port %s is busy, trying the next redirect URI", target.port)
+            busy.append(target.uri)
+    ports = ", ".join(str(RedirectTarget.parse(u).port) for u in busy)
+    raise LoopbackBindError(
+        f"port {ports} is in use, so no redirect URI could be served: {', '.join(busy)}",
+        hint="close the program using it, or register another redirect URI such as "
+        f"{next_uri(busy[-1])} in the app and add it with --redirect-uri",
+    )

@@ -11,7 +11,6 @@ local users' connections in ``connections.py``.
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import socket
 from collections.abc import Awaitable, Callable, Mapping
@@ -26,7 +25,6 @@ from loopback_login.clock import Sleep, system_sleep
 from loopback_login.errors import (
     AuthorizationError,
     AuthorizationTimeoutError,
-    LoopbackBindError,
     LoopbackLoginError,
     StateMismatchError,
 )
@@ -37,9 +35,11 @@ from loopback_login.loopback.connections import (
     IDLE_TIMEOUT,
     Connection,
     Pool,
+    QuietAccept,
     QuietLog,
     connection_budget,
 )
+from loopback_login.loopback.head_start import local_start_url
 from loopback_login.protocol.authorize import parse_callback
 
 __all__ = ["LoopbackServer", "Outcome"]
@@ -73,8 +73,12 @@ class LoopbackServer:
         idle_timeout: float = IDLE_TIMEOUT,
         max_connections: int | None = None,
         sleep: Sleep = system_sleep,
+        bound: tuple[RedirectTarget, list[socket.socket]] | None = None,
     ) -> None:
         self._config = config
+        # Sockets bound and listening already (a login that sent the browser off
+        # before this module loaded): served as they are, closed with the server.
+        self._bound = bound
         self._sleep = sleep
         self._idle_timeout = idle_timeout
         self._max_connections = max_connections
@@ -82,6 +86,7 @@ class LoopbackServer:
         self._state = expected_state
         self._issuer = expected_issuer
         self._runner: web.AppRunner | None = None
+        self._quiet_accept: QuietAccept | None = None
         self._target: RedirectTarget | None = None
         self._port = 0
         self._start: Callable[[], web.StreamResponse] | None = None
@@ -98,9 +103,8 @@ class LoopbackServer:
     @property
     def start_url(self) -> str:
         """A short local URL that sends the browser on to the authorization server."""
-        host = self._target.host if self._target else "127.0.0.1"
-        host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{self._port}/"
+        target = self._target or RedirectTarget.parse("http://127.0.0.1/")
+        return local_start_url(target, self._port)
 
     def authorize_with_get(self, url: str) -> None:
         """``/`` redirects the browser to ``url`` (RingCentral's ``authorize``)."""
@@ -118,7 +122,12 @@ class LoopbackServer:
         loop = asyncio.get_running_loop()
         self._code = loop.create_future()
         self._outcome = loop.create_future()
-        sockets = self._bind_first_free()
+        if self._bound is not None:
+            self._target, sockets = self._bound
+            self._bound = None
+        else:
+            self._target, sockets = listen.bind_first_free(self._config.targets)
+        self._port = sockets[0].getsockname()[1]
         app = web.Application(
             client_max_size=16 * 1024, middlewares=[self._busy, self._check_host]
         )
@@ -142,6 +151,8 @@ class LoopbackServer:
             logger=QuietLog(),
             access_log=None,
         )
+        self._quiet_accept = QuietAccept(loop, [sock.fileno() for sock in sockets])
+        self._quiet_accept.install()
         try:
             for sock in sockets:
                 self._servers.append(
@@ -182,6 +193,9 @@ class LoopbackServer:
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()
+        if self._quiet_accept is not None:
+            self._quiet_accept.uninstall()
+            self._quiet_accept = None
 
     async def wait_for_code(
         self,
@@ -308,32 +322,6 @@ class LoopbackServer:
         return pages.page(
             "callback_success.html",
             account=outcome.account or "your account",
-        )
-
-    def _bind_first_free(self) -> list[socket.socket]:
-        """Bind the first redirect URI whose port is free, in the order given."""
-        busy: list[str] = []
-        for target in self._config.targets:
-            try:
-                sockets = listen.bind(target)
-            except OSError as exc:
-                if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
-                    raise LoopbackBindError(
-                        f"cannot listen for {target.uri}: {exc}"
-                    ) from exc
-                logger.debug(
-                    "port %s is busy, trying the next redirect URI", target.port
-                )
-                busy.append(target.uri)
-                continue
-            self._target = target
-            self._port = sockets[0].getsockname()[1]
-            return sockets
-        ports = ", ".join(str(RedirectTarget.parse(u).port) for u in busy)
-        raise LoopbackBindError(
-            f"port {ports} is in use, so no redirect URI could be served: {', '.join(busy)}",
-            hint="close the program using it, or register another redirect URI such as "
-            f"{listen.next_uri(busy[-1])} in the app and add it with --redirect-uri",
         )
 
 

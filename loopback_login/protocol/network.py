@@ -16,6 +16,10 @@ Trust: the system's certificates, plus ``--ca-file`` and ``SSL_CERT_FILE`` (a
 corporate proxy's root, a private CA). On macOS and Windows, where IT installs such
 roots in the operating system's store and Python does not read it, ``truststore``
 reads it. Verification is never turned off.
+
+aiohttp is imported only where a session is made or its errors are read: the policy
+itself (which proxy, which trust) is also what the check before the browser opens
+applies, on the standard library's client, before aiohttp has loaded.
 """
 
 from __future__ import annotations
@@ -27,13 +31,17 @@ import ssl
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-import aiohttp
-from yarl import URL
-
 from loopback_login.errors import ConfigError, NetworkError, printable
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    MiddlewareHandler = Callable[
+        [aiohttp.ClientRequest], Awaitable[aiohttp.ClientResponse]
+    ]
 
 __all__ = [
     "NetworkSettings",
@@ -168,9 +176,6 @@ def _no_proxy_matches(host: str, port: int | None, no_proxy: str) -> bool:
         if entry and (host == entry or host.endswith("." + entry)):
             return True
     return False
-
-
-MiddlewareHandler = Callable[[aiohttp.ClientRequest], Awaitable[aiohttp.ClientResponse]]
 
 
 @dataclass(frozen=True)
@@ -313,6 +318,8 @@ class NetworkSettings:
 
     def client_session(self) -> aiohttp.ClientSession:
         """An HTTP session that applies this policy to every request it makes."""
+        import aiohttp
+
         connector = aiohttp.TCPConnector(ssl=self.ssl_context())
         return aiohttp.ClientSession(
             connector=connector, trust_env=False, middlewares=(self._route,)
@@ -321,6 +328,11 @@ class NetworkSettings:
     async def _route(
         self, request: aiohttp.ClientRequest, handler: MiddlewareHandler
     ) -> aiohttp.ClientResponse:
+        import aiohttp
+        from yarl import URL
+
+        from loopback_login.protocol.explained import Explained
+
         chosen = self.proxy_for(str(request.url))
         if chosen is None:
             request.update_proxy(None, None, None)
@@ -332,13 +344,7 @@ class NetworkSettings:
             explained = explain_network_error(exc, str(request.url), chosen)
             if explained is None:
                 raise
-            raise _Explained(explained.message, hint=explained.hint) from exc
-
-
-class _Explained(NetworkError, aiohttp.ClientError):
-    """A :class:`NetworkError` that aiohttp lets through as it is (a ClientError is
-    not wrapped again); callers re-raise :class:`NetworkError` before their own
-    catch-all for ClientError."""
+            raise Explained(explained.message, hint=explained.hint) from exc
 
 
 _VERIFY_REASONS = {
@@ -393,6 +399,8 @@ def explain_network_error(
 ) -> NetworkError | None:
     """TLS and proxy failures as one sentence naming the host and the fix; None
     for the rest, which each caller words for its own endpoint."""
+    import aiohttp
+
     parts = urlsplit(url)
     host = parts.netloc.rpartition("@")[2]
     shown = f"{proxy.url} (from {proxy.source})" if proxy else ""

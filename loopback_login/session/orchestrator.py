@@ -23,6 +23,7 @@ from loopback_login.errors import (
 )
 from loopback_login.loopback.browser import BrowserOpener, SystemBrowser
 from loopback_login.loopback.config import LoopbackConfig
+from loopback_login.loopback.head_start import HeadStart
 from loopback_login.loopback.roundtrip import PastedLines
 from loopback_login.protocol.network import NetworkSettings
 from loopback_login.protocol.provider import ProviderConfig
@@ -116,11 +117,15 @@ class LoginSession:
 
     # -- the three use cases -------------------------------------------------
 
-    async def login(self) -> TokenSet:
+    async def login(self, *, head_start: HeadStart | None = None) -> TokenSet:
         """Run the browser login (or exchange the JWT credential), cache the new
-        session, then revoke the one it replaces."""
+        session, then revoke the one it replaces.
+
+        ``head_start``: the browser was sent off already, for this session's
+        provider and loopback settings (the CLI does so before loading the rest).
+        """
         async with self._busy, self._locked():
-            return await self._login_locked()
+            return await self._login_locked(head_start)
 
     async def get_token(
         self,
@@ -217,7 +222,7 @@ class LoginSession:
 
     # -- steps -----------------------------------------------------------------
 
-    async def _login_locked(self) -> TokenSet:
+    async def _login_locked(self, head_start: HeadStart | None = None) -> TokenSet:
         previous = self._load(quiet=True)
         provider, loopback = self._login_settings(previous)
         if previous is not None:
@@ -233,8 +238,10 @@ class LoginSession:
             )
         else:
             # Before the browser opens: a sign-in whose session cannot be saved
-            # would only have the person sign in for nothing.
-            with self._store.reserve(self.profile) as room:
+            # would only have the person sign in for nothing. A head start
+            # reserved it so.
+            reserved = head_start.room if head_start is not None else None
+            with reserved or self._store.reserve(self.profile) as room:
                 entry = await sign_in(
                     provider,
                     loopback,
@@ -243,6 +250,7 @@ class LoginSession:
                     wiring=self._wiring,
                     opener=self._opener,
                     pasted=self._pasted,
+                    head_start=head_start,
                     kept=previous.kept_settings() if previous is not None else None,
                 )
         if previous is not None and not previous.dead:

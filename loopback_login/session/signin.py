@@ -17,6 +17,7 @@ from typing import Any
 from loopback_login.errors import DiscoveryError, LoopbackLoginError
 from loopback_login.loopback.browser import BrowserOpener, NoBrowser
 from loopback_login.loopback.config import LoopbackConfig
+from loopback_login.loopback.head_start import HeadStart, sign_in_urls
 from loopback_login.loopback.roundtrip import PastedLines, await_callback
 from loopback_login.loopback.server import LoopbackServer, Outcome
 from loopback_login.protocol.authorize import (
@@ -49,6 +50,7 @@ async def sign_in(
     wiring: Wiring,
     opener: BrowserOpener,
     pasted: PastedLines | None = None,
+    head_start: HeadStart | None = None,
     kept: Mapping[str, Any] | None = None,
 ) -> ProfileEntry:
     """Sign in with the browser and save the session as ``profile``'s entry, in
@@ -56,39 +58,51 @@ async def sign_in(
 
     ``provider`` carries the client secret, if the app has one. ``kept`` are the
     profile's own settings (keep-alive) that outlive the session they came with.
+    ``head_start`` is a sign-in whose browser was already sent off (its sockets,
+    secrets and URL).
     """
     # A missing secret or unreadable key must show before the person signs in, and
-    # so must a server that is not there or not an OAuth server.
-    client_auth(provider, provider.token_endpoint, now=wiring.clock())
-    await check_server(provider, wiring)
-    state, nonce = new_state(), new_nonce()
-    pkce = PkcePair.generate(provider.pkce_method)
-    async with LoopbackServer(
+    # so must a server that is not there or not an OAuth server. A head start did
+    # both before it sent the browser off.
+    if head_start is None:
+        client_auth(provider, provider.token_endpoint, now=wiring.clock())
+        await check_server(provider, wiring)
+        state, nonce = new_state(), new_nonce()
+        pkce = PkcePair.generate(provider.pkce_method)
+        bound = None
+    else:
+        state, nonce, pkce = head_start.state, head_start.nonce, head_start.pkce
+        bound = (head_start.target, head_start.sockets)
+        opener = head_start.opener
+    server = LoopbackServer(
         loopback,
         expected_state=state,
         expected_issuer=provider.expected_issuer,
         sleep=wiring.sleep,
-    ) as server:
-        params = build_authorization_params(
-            provider,
-            redirect_uri=server.redirect_uri,
-            state=state,
-            nonce=nonce,
-            pkce=pkce,
-        )
-        # The browser is sent to the short local URL, which redirects (GET) or
-        # posts the form (POST); it can only arrive once the server listens.
-        url = remote_url = server.start_url
-        if provider.method == "get":
-            full = build_authorization_url(provider.authorization_endpoint, params)
-            server.authorize_with_get(full)
-            remote_url = full
-            logger.debug("the authorize URL: %s", full)
-            if isinstance(opener, NoBrowser):
-                url = full  # a browser on another machine cannot reach 127.0.0.1
-        else:
-            server.authorize_with_post(provider.authorization_endpoint, params)
-        wiring.notify(f"To sign in, open this URL in your browser:\n\n    {url}\n")
+        bound=bound,
+    )
+    if head_start is not None:
+        # The browser may be queued on the socket already: what "/" serves is
+        # set before the server answers anything.
+        urls = head_start.urls
+        _serve_start(server, provider, head_start.redirect_uri, state, nonce, pkce)
+    async with server:
+        if head_start is None:
+            params = _serve_start(
+                server, provider, server.redirect_uri, state, nonce, pkce
+            )
+            urls = sign_in_urls(
+                provider,
+                params,
+                server.start_url,
+                no_browser=isinstance(opener, NoBrowser),
+            )
+            wiring.notify(
+                f"To sign in, open this URL in your browser:\n\n    {urls.url}\n"
+            )
+        if urls.authorize_url is not None:
+            logger.debug("the authorize URL: %s", urls.authorize_url)
+        url, remote_url = urls.url, urls.remote_url
         # The provider's keys do not depend on the code: fetch them while the
         # person is in the browser, not after.
         keys = asyncio.create_task(_prefetch_keys(provider, wiring))
@@ -139,6 +153,27 @@ async def sign_in(
             keys.cancel()
         server.finish(Outcome(account=entry.account))
     return entry
+
+
+def _serve_start(
+    server: LoopbackServer,
+    provider: ProviderConfig,
+    redirect_uri: str,
+    state: str,
+    nonce: str,
+    pkce: PkcePair,
+) -> dict[str, str]:
+    """What the short local URL serves: a redirect (GET) or the form (POST)."""
+    params = build_authorization_params(
+        provider, redirect_uri=redirect_uri, state=state, nonce=nonce, pkce=pkce
+    )
+    if provider.method == "get":
+        server.authorize_with_get(
+            build_authorization_url(provider.authorization_endpoint, params)
+        )
+    else:
+        server.authorize_with_post(provider.authorization_endpoint, params)
+    return params
 
 
 async def _revoke_unkept(client: TokenClient, tokens: TokenSet, notify: Notify) -> None:
