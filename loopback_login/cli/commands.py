@@ -109,6 +109,7 @@ def login(profile: str, cache_dir: str | None, verbose: bool, **opts: Any) -> No
         provider, profile=profile, loopback=loopback, store=store, opener=opener,
         http_timeout=opts["http_timeout"], notify=say,
         pasted=stdin_lines() if opts["no_browser"] else None,
+        storage=opts["storage"],
     )  # fmt: skip
 
     async def go() -> ProfileEntry | None:
@@ -250,9 +251,17 @@ def format_status(row: dict[str, Any], now: float) -> str:
             else "none"
         ),
     ]
+    if row["has_refresh_token"]:
+        lines.append(f"  stored in:  {_stored_in(row['refresh_token_storage'])}")
     if row["dead"]:
         lines.append(f"  ended:      {row['dead']}")
     return "\n".join(lines)
+
+
+def _stored_in(storage: str) -> str:
+    if storage == "file":
+        return "file: the refresh token is plain text on disk (--storage keyring keeps it in the OS keyring)"
+    return f"{storage} (the refresh token; the access token is on disk)"
 
 
 def _span(seconds: float) -> str:

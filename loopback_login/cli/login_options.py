@@ -48,6 +48,10 @@ def login_options(func: F) -> F:
                      help="Seconds to wait for the token endpoint."),
         click.option("--no-browser", is_flag=True,
                      help="Print the URL instead of opening a browser."),
+        click.option("--storage", type=click.Choice(["file", "keyring"]),
+                     help="Where the refresh token is kept: the entry file (plain "
+                     "text, 0600) or the OS keyring [default: file, or the "
+                     "profile's]."),
         click.option("--issuer", help="Expected ID-token issuer [default: the server]."),
         click.option("--jwks-uri", help="Where the ID-token keys are, without discovery."),
         *[click.option(f"--{name.replace('_', '-')}", name,

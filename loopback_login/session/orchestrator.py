@@ -29,6 +29,11 @@ from loopback_login.protocol.token_client import TokenClient
 from loopback_login.protocol.tokens import TokenSet
 from loopback_login.protocol.wiring import DEFAULT_HTTP_TIMEOUT, Notify, Wiring
 from loopback_login.session.entry import ProfileEntry, load_entry
+from loopback_login.session.keyring_secret import (
+    check_storage,
+    storage_for,
+    with_refresh_token,
+)
 from loopback_login.session.refresh import refresh_entry
 from loopback_login.session.signin import sign_in
 from loopback_login.store.file_store import (
@@ -37,6 +42,7 @@ from loopback_login.store.file_store import (
     default_store_dir,
     validate_profile_name,
 )
+from loopback_login.store.keyring_store import keyring_aware
 
 __all__ = ["LoginSession"]
 
@@ -48,7 +54,9 @@ class LoginSession:
     ``get_token`` and ``logout`` need only the profile (and the client secret, which
     is never stored: pass it as ``client_secret``). ``pasted`` yields lines a person
     types while the login waits: the URL the browser ended on, for logins whose
-    browser runs on another machine.
+    browser runs on another machine. ``storage`` is where a login keeps the
+    refresh token: ``file`` (the entry) or ``keyring`` (the OS keyring); by
+    default, where the profile's last login kept it, else ``file``.
     """
 
     def __init__(
@@ -65,6 +73,7 @@ class LoginSession:
         http_timeout: float = DEFAULT_HTTP_TIMEOUT,
         notify: Notify | None = None,
         pasted: PastedLines | None = None,
+        storage: str | None = None,
     ) -> None:
         self.profile = validate_profile_name(profile)
         # The secret is folded into the provider here, once; a provider read back
@@ -74,9 +83,10 @@ class LoginSession:
         self._secret = client_secret
         self._provider = provider.with_secret(client_secret) if provider else None
         self._loopback = loopback or LoopbackConfig()
-        self._store = (
+        self._store = keyring_aware(
             store if store is not None else FileTokenStore(default_store_dir())
         )
+        self._storage = storage
         self._opener = opener or SystemBrowser()
         self._wiring = Wiring(http, clock=clock, timeout=http_timeout, notify=notify)
         self._pasted = pasted
@@ -101,6 +111,8 @@ class LoginSession:
 
     async def login(self) -> TokenSet:
         """Run the browser login, cache the new session, then revoke the one it replaces."""
+        # A keyring that cannot take the secret must fail before the browser opens.
+        await check_storage(self._store, self.profile, self._storage)
         async with self._busy, self._locked():
             return await self._login_locked()
 
@@ -154,7 +166,9 @@ class LoginSession:
             if entry is None:
                 return False
             if not local and not entry.dead:
-                tokens = entry.tokens
+                tokens = (
+                    await with_refresh_token(self._store, entry, lenient=True)
+                ).tokens
                 await TokenClient(self._provider_for(entry), self._wiring).revoke(
                     tokens.refresh_token or tokens.access_token
                 )
@@ -170,6 +184,13 @@ class LoginSession:
     async def _login_locked(self) -> TokenSet:
         previous = self._load(quiet=True)
         provider, loopback = self._login_settings(previous)
+        storage = storage_for(self._storage, previous)
+        await check_storage(self._store, self.profile, storage)
+        if previous is not None and not previous.dead:
+            # Its refresh token revokes it after the login; the item goes then.
+            previous = await with_refresh_token(
+                self._store, previous, lenient=True, notify=self._wiring.notify
+            )
         entry = await sign_in(
             provider,
             loopback,
@@ -178,6 +199,7 @@ class LoginSession:
             wiring=self._wiring,
             opener=self._opener,
             pasted=self._pasted,
+            storage=storage,
         )
         if previous is not None and not previous.dead:
             await self._revoke_replaced(previous, provider)
@@ -185,7 +207,7 @@ class LoginSession:
 
     async def _refresh_locked(self, entry: ProfileEntry) -> TokenSet:
         return await refresh_entry(
-            entry,
+            await with_refresh_token(self._store, entry),
             provider=self._provider_for(entry),
             store=self._store,
             wiring=self._wiring,

@@ -40,10 +40,12 @@ async def sign_in(
     wiring: Wiring,
     opener: BrowserOpener,
     pasted: PastedLines | None = None,
+    storage: str = "file",
 ) -> ProfileEntry:
     """Sign in with the browser and save the session as ``profile``'s entry.
 
-    ``provider`` carries the client secret, if the app has one.
+    ``provider`` carries the client secret, if the app has one; ``storage`` is
+    where the refresh token is to be kept (``file`` or ``keyring``).
     """
     # A missing secret or unreadable key must show before the person signs in.
     client_auth(provider, provider.token_endpoint, now=wiring.clock())
@@ -90,6 +92,7 @@ async def sign_in(
             )
             settings = provider.to_profile()
             settings["redirect_uris"] = list(loopback.redirect_uris)
+            settings["storage"] = storage
             entry = ProfileEntry(
                 profile=profile,
                 settings=settings,

@@ -69,4 +69,7 @@ def _usable(
 
 def _refreshable(entry: Mapping[str, Any] | None) -> bool:
     tokens = entry.get("tokens") if entry and not entry.get("dead") else None
-    return isinstance(tokens, dict) and bool(tokens.get("refresh_token"))
+    # A keyring profile's entry names the item that holds its refresh token.
+    return isinstance(tokens, dict) and bool(
+        tokens.get("refresh_token") or entry.get("keyring")  # type: ignore[union-attr]
+    )
