@@ -5,7 +5,6 @@ processes against the real emulator."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import socket
@@ -124,6 +123,35 @@ def test_keyring_profile_end_to_end(
     assert secret_service.items() == {}
     assert not (kcli.home / "default.json").exists()
     assert not session_active(emu, second)
+
+
+def test_keyring_refresh_is_single_flight_across_processes(
+    kcli: Cli, secret_service: SecretService, threaded_emulator: EmulatorStarter
+) -> None:
+    """Six processes, an expired token: one refresh, one token, one item written."""
+    emu = threaded_emulator()
+    login(kcli, emu, "--storage", "keyring")
+    expire(kcli)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "loopback_login", "token"],
+            env=kcli.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    outputs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, outputs
+    assert len({out for out, _ in outputs}) == 1
+    refreshes = emu.call(
+        lambda: emu.app[STATE].count("token", grant_type="refresh_token")  # type: ignore[index]
+    )
+    assert refreshes == 1
+    ref = kcli.entry()["keyring"]
+    assert ref["n"] == 2
+    assert list(secret_service.items()) == [f"{ref['id']}/2"]
 
 
 def test_storage_is_remembered_and_switching_cleans_up(
@@ -318,25 +346,41 @@ def test_cached_token_path_never_loads_the_keyring(
             assert heavy not in name, f"{name} imported on the cached path"
 
 
+@pytest.mark.timeout(900)
 def test_kill_9_during_refresh_never_tears_the_session(
     kcli: Cli, secret_service: SecretService, threaded_emulator: EmulatorStarter
 ) -> None:
-    """50 refreshes killed at random moments: each leaves a session that works, or
-    one that says plainly that it ended (exit 2); never a torn one."""
+    """50 refreshes killed with SIGKILL just after the server saw them, before,
+    while or after the keyring and the entry are written: each leaves a session
+    that works, or one that says plainly that it ended (exit 2); never a torn one."""
     emu = threaded_emulator()
+
+    def refreshes() -> int:
+        return int(
+            emu.call(lambda: emu.app[STATE].count("token", grant_type="refresh_token"))  # type: ignore[index]
+        )
+
     login(kcli, emu, "--storage", "keyring")
     rng = random.Random(14)
-    outcomes = {"usable": 0, "ended": 0}
+    outcomes = {"usable": 0, "ended": 0, "finished first": 0}
     for _ in range(50):
         expire(kcli)
+        seen = refreshes()
         proc = subprocess.Popen(
             [sys.executable, "-m", "loopback_login", "token"],
             env=kcli.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        time.sleep(rng.uniform(0.05, 0.9))
-        os.kill(proc.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while refreshes() == seen and proc.poll() is None:
+            assert time.monotonic() < deadline, "no refresh within 30 s"
+            time.sleep(0.002)
+        # The server has spent the old token: the dangerous window starts here.
+        time.sleep(rng.uniform(0, 0.05))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+        else:
+            outcomes["finished first"] += 1
         proc.wait(10)
-        expire(kcli)
         after = kcli("token")
         assert after.returncode in (0, 2), after.stderr
         assert "Traceback" not in after.stderr
@@ -351,6 +395,7 @@ def test_kill_9_during_refresh_never_tears_the_session(
             outcomes["ended"] += 1
             assert "loopback-login login" in after.stderr
             login(kcli, emu)
+    print(f"after 50 kills: {outcomes}")
     assert outcomes["usable"] > 0, outcomes
 
 

@@ -6,8 +6,8 @@ seconds. A thread stuck in a D-Bus read cannot be stopped, but it cannot hold th
 command either, and once one call has timed out the next ones fail at once.
 
 Imported only where a refresh token is read or written (a refresh, a login, a
-logout): never on the cached ``token`` path. ``keyring`` itself is imported on the
-worker thread, so even its import is bounded.
+logout): never on the cached ``token`` path. ``keyring`` is imported lazily, on
+first use; what it does over D-Bus runs on the worker thread.
 """
 
 from __future__ import annotations
@@ -158,6 +158,10 @@ class OSKeyring:
 
     def _find(self) -> Any:
         if self._backend is None:
+            try:
+                _import_keyring()
+            except ImportError as exc:
+                raise self._error(exc, "loading keyring") from exc
             backend, why = self._call("looking for the OS keyring", _detect)
             refused = _REFUSED.get(_class_path(backend))
             if refused is not None:
@@ -239,6 +243,23 @@ class OSKeyring:
                 "and unlock it"
             )
         return "check that the OS keyring is unlocked"
+
+
+def _import_keyring() -> None:
+    """Import keyring and its backends' modules here, unbounded: that is local work
+    (a few hundred milliseconds, more on a busy machine), while the bound is for
+    what waits on another process. Which backends are usable is not asked here."""
+    from importlib.metadata import entry_points
+
+    import keyring.backend
+    import keyring.core
+    import keyring.errors  # noqa: F401 - needed by delete, loaded with the rest
+
+    for plugin in entry_points(group="keyring.backends"):
+        try:
+            plugin.load()
+        except Exception:  # a broken plugin is keyring's to report, not ours
+            continue
 
 
 def _detect() -> tuple[Any, str]:
