@@ -346,7 +346,7 @@ def test_cached_token_path_never_loads_the_keyring(
             assert heavy not in name, f"{name} imported on the cached path"
 
 
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1500)
 def test_kill_9_during_refresh_never_tears_the_session(
     kcli: Cli, secret_service: SecretService, threaded_emulator: EmulatorStarter
 ) -> None:
