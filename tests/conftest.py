@@ -3,20 +3,24 @@ clock, and a clean environment for every test."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 import pytest_asyncio
-from aiohttp import web
 from aiohttp.test_utils import TestServer
+from helpers import (
+    Cli,
+    Emulator,
+    EmulatorFactory,
+    SessionFactory,
+    ThreadedEmulator,
+)
 
 from loopback_login.clock import FrozenClock
-from loopback_login.emulator import DEMO_CLIENT_ID, EmulatorConfig, create_app, serve
+from loopback_login.emulator import DEMO_CLIENT_ID, EmulatorConfig, create_app
 from loopback_login.loopback.config import LoopbackConfig
 from loopback_login.loopback.http_browser import HttpBrowser
 from loopback_login.protocol.provider import ProviderConfig
@@ -41,19 +45,14 @@ def _clean_env(
 
 
 @pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    """The CLI as a real process, with a private cache folder."""
+    return Cli(tmp_path / "home")
+
+
+@pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock()
-
-
-@dataclass
-class Emulator:
-    """A running emulator: its base URL and its app (for STATE and FAULTS)."""
-
-    url: str
-    app: web.Application
-
-
-EmulatorFactory = Callable[..., Awaitable[Emulator]]
 
 
 @pytest.fixture
@@ -87,9 +86,6 @@ def store() -> MemoryTokenStore:
     return MemoryTokenStore()
 
 
-SessionFactory = Callable[..., LoginSession]
-
-
 @pytest.fixture
 def make_session(
     emulator: Emulator,
@@ -115,61 +111,12 @@ def make_session(
         kwargs.setdefault("store", store)
         kwargs.setdefault("http", http)
         kwargs.setdefault("clock", clock)
+        kwargs.setdefault("sleep", clock.sleep)
         kwargs.setdefault("opener", HttpBrowser(http))
         kwargs.setdefault("loopback", LoopbackConfig(timeout=10))
         return LoginSession(provider, **kwargs)
 
     return make
-
-
-class ThreadedEmulator:
-    """An emulator on its own event loop in a thread, for sync CLI tests."""
-
-    def __init__(self, config: EmulatorConfig) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(config,), daemon=True)
-        self.url = ""
-        self.app: web.Application | None = None
-        self._runner: web.AppRunner | None = None
-
-    def _run(self, config: EmulatorConfig) -> None:
-        asyncio.set_event_loop(self.loop)
-
-        async def start() -> None:
-            self._runner, self.url = await serve(config)
-            self.app = self._runner.app
-            self._ready.set()
-
-        self.loop.run_until_complete(start())
-        self.loop.run_forever()
-
-    def __enter__(self) -> ThreadedEmulator:
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("the emulator did not start")
-        return self
-
-    def call(self, func: Callable[[], Any]) -> Any:
-        """Run ``func`` on the emulator's loop (its state is not thread-safe)."""
-        future: asyncio.Future[Any] = asyncio.run_coroutine_threadsafe(
-            _call(func), self.loop
-        )  # type: ignore[arg-type]
-        return future.result(10)
-
-    def __exit__(self, *exc: object) -> None:
-        async def stop() -> None:
-            assert self._runner is not None
-            await self._runner.cleanup()
-
-        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
-        self.loop.close()
-
-
-async def _call(func: Callable[[], Any]) -> Any:
-    return func()
 
 
 @pytest.fixture(scope="module")

@@ -10,19 +10,17 @@ import asyncio
 import base64
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 import pytest_asyncio
-from aiohttp import web
 from browser_driver import ChromiumBrowser, screenshot_dir
+from helpers import Emulator
 from playwright.async_api import BrowserContext, Page
 
 from loopback_login.emulator import (
     DEMO_CLIENT_ID,
-    STATE,
     EmulatorConfig,
     EmulatorState,
     serve,
@@ -45,16 +43,6 @@ PAYLOAD = (
     "\"'><img src=x onerror=\"document.title='pwned';alert('pwned')\">"
     "<script>document.title='pwned';alert('pwned')</script>"
 )
-
-
-@dataclass
-class Emulator:
-    url: str
-    app: web.Application
-
-    @property
-    def state(self) -> EmulatorState:
-        return self.app[STATE]
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -6,62 +6,11 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import ThreadedEmulator
+from helpers import Cli, EmulatorStarter, expire, login
 
-from loopback_login.emulator import DEMO_CLIENT_ID, FAULTS, STATE
-
-HERE = Path(__file__).parent
-EmulatorStarter = Callable[..., ThreadedEmulator]
-
-
-class Cli:
-    """Runs ``python -m loopback_login`` with a private cache folder."""
-
-    def __init__(self, home: Path) -> None:
-        self.home = home
-        self.env = {
-            **os.environ,
-            "LOOPBACK_LOGIN_HOME": str(home),
-            "BROWSER": f"{sys.executable} {HERE / 'browser_cmd.py'} %s",
-            "PYTHONPATH": os.pathsep.join([str(HERE.parent), str(HERE)]),
-        }
-
-    def __call__(
-        self, *args: str, **extra_env: str
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "loopback_login", *args],
-            env={**self.env, **extra_env},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            stdin=subprocess.DEVNULL,
-        )
-
-    def entry(self, profile: str = "default") -> dict[str, Any]:
-        return json.loads((self.home / f"{profile}.json").read_text())
-
-
-@pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    return Cli(tmp_path / "home")
-
-
-def login(
-    cli: Cli, emu: ThreadedEmulator, *args: str
-) -> subprocess.CompletedProcess[str]:
-    result = cli(
-        "login", "--server", emu.url, "--client-id", DEMO_CLIENT_ID,
-        "--scope", "openid profile email ReadAccounts", "--timeout", "20", *args,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return result
+from loopback_login.emulator import FAULTS, STATE
 
 
 @pytest.mark.parametrize("method", ["get", "post"])
@@ -126,14 +75,6 @@ def test_token_refreshes_and_invalid_grant_exits_2(
     assert "session expired" in dead.stderr
     assert "run: loopback-login login --profile default" in dead.stderr
     assert cli.entry()["dead"]
-
-
-def expire(cli: Cli, profile: str = "default") -> None:
-    """Make the cached access token look expired (the server still knows it)."""
-    path = cli.home / f"{profile}.json"
-    entry = json.loads(path.read_text())
-    entry["tokens"]["expires_at"] = time.time() - 1
-    path.write_text(json.dumps(entry))
 
 
 def test_refresh_is_single_flight_across_processes(

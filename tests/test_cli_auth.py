@@ -9,9 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import ThreadedEmulator
+from helpers import Cli, ThreadedEmulator, expire
 from joserfc.jwk import KeySet, RSAKey
-from test_cli import Cli, expire
 
 from loopback_login.emulator import STATE, EmulatorClient
 
@@ -20,11 +19,6 @@ REDIRECTS = ("http://127.0.0.1/callback",)
 SCOPE = "openid profile email ReadAccounts"
 NAME = "Dana Demo <demo@example.com>"
 EmulatorStarter = Callable[..., ThreadedEmulator]
-
-
-@pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    return Cli(tmp_path / "home")
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,15 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import ThreadedEmulator
-from test_cli import Cli, expire
-from test_remote_login import LoginProcess
-from test_server_faults_cli import assert_one_error_line, sign_in, snapshot
+from helpers import (
+    Cli,
+    LoginProcess,
+    ThreadedEmulator,
+    assert_one_error_line,
+    expire,
+    sign_in,
+    snapshot,
+)
 
 from loopback_login.emulator import DEMO_CLIENT_ID, STATE
 from loopback_login.store.file_store import FORMAT_VERSION
@@ -42,11 +47,6 @@ runpy.run_module("loopback_login", run_name="__main__", alter_sys=True)
 READ_ONLY = (
     'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"'
 )
-
-
-@pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    return Cli(tmp_path / "home")
 
 
 def run_powerless(cli: Cli, *args: str) -> subprocess.CompletedProcess[str]:

@@ -11,9 +11,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from emulator_helpers import (
+from helpers import (
     REDIRECT,
-    Emu,
+    EmulatorDriver,
     basic,
     external_resources,
     inputs_of,
@@ -36,7 +36,7 @@ from loopback_login.emulator import (
 )
 from loopback_login.errors import ConfigError
 
-Start = Callable[..., Awaitable[Emu]]
+Start = Callable[..., Awaitable[EmulatorDriver]]
 
 
 @pytest.fixture
@@ -46,20 +46,20 @@ def frozen() -> FrozenClock:
 
 @pytest.fixture
 def start(aiohttp_client: Any, frozen: FrozenClock) -> Start:
-    async def go(**options: Any) -> Emu:
+    async def go(**options: Any) -> EmulatorDriver:
         app = create_app(EmulatorConfig(**options), clock=frozen)
-        return Emu(await aiohttp_client(app), app)
+        return EmulatorDriver(await aiohttp_client(app), app)
 
     return go
 
 
 @pytest.fixture
-async def emu(start: Start) -> Emu:
+async def emu(start: Start) -> EmulatorDriver:
     return await start(auto_approve=True)
 
 
 @pytest.fixture
-async def people(start: Start) -> Emu:
+async def people(start: Start) -> EmulatorDriver:
     """An emulator that asks a person to sign in and consent."""
     return await start()
 
@@ -75,7 +75,7 @@ def rc_error(error: str, description: str, code: str) -> dict[str, Any]:
 # Discovery and keys ---------------------------------------------------------
 
 
-async def test_discovery_lists_ringcentral_endpoints(emu: Emu) -> None:
+async def test_discovery_lists_ringcentral_endpoints(emu: EmulatorDriver) -> None:
     """Discovery names RingCentral's paths under the request's own issuer."""
     response = await emu.client.get("/.well-known/openid-configuration")
     meta = await response.json()
@@ -99,7 +99,7 @@ async def test_configured_issuer_wins(start: Start) -> None:
     assert meta["issuer"] == "https://platform.example.test"
 
 
-async def test_jwks_serves_one_public_rsa_key(emu: Emu) -> None:
+async def test_jwks_serves_one_public_rsa_key(emu: EmulatorDriver) -> None:
     """The JWKS holds one public RS256 key with a kid and no private part."""
     keys = (await (await emu.client.get("/restapi/oauth/jwks")).json())["keys"]
     assert len(keys) == 1
@@ -109,7 +109,7 @@ async def test_jwks_serves_one_public_rsa_key(emu: Emu) -> None:
     assert "d" not in keys[0]
 
 
-async def test_rotating_the_key_replaces_it_in_the_jwks(emu: Emu) -> None:
+async def test_rotating_the_key_replaces_it_in_the_jwks(emu: EmulatorDriver) -> None:
     """After rotate_signing_key the JWKS serves only the new kid."""
     before = (await (await emu.client.get("/restapi/oauth/jwks")).json())["keys"]
     new_kid = emu.state.rotate_signing_key()
@@ -122,7 +122,9 @@ async def test_rotating_the_key_replaces_it_in_the_jwks(emu: Emu) -> None:
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
-async def test_auto_approve_redirects_with_code(emu: Emu, method: str) -> None:
+async def test_auto_approve_redirects_with_code(
+    emu: EmulatorDriver, method: str
+) -> None:
     """GET and POST authorize both redirect with code, state and expires_in."""
     response = await emu.authorize(method, state="abc<&>")
     assert response.status == 302
@@ -142,7 +144,7 @@ async def test_send_iss_adds_the_issuer(start: Start) -> None:
     assert query_of(response.headers["Location"])["iss"] == emu.base
 
 
-async def test_last_authorize_records_the_request(emu: Emu) -> None:
+async def test_last_authorize_records_the_request(emu: EmulatorDriver) -> None:
     """The state keeps the last authorize parameters and counts requests."""
     _, challenge = pkce_pair()
     await emu.authorize(code_challenge=challenge, code_challenge_method="S256")
@@ -167,7 +169,7 @@ async def test_last_authorize_records_the_request(emu: Emu) -> None:
     ],
 )
 async def test_untrusted_client_or_redirect_gets_a_page(
-    emu: Emu, params: dict[str, str], code: str
+    emu: EmulatorDriver, params: dict[str, str], code: str
 ) -> None:
     """Unknown clients and unregistered redirect URIs get a 400 page, not a redirect."""
     response = await emu.authorize(**params)
@@ -188,7 +190,9 @@ async def test_untrusted_client_or_redirect_gets_a_page(
         "http://localhost:8401/callback",
     ],
 )
-async def test_loopback_literals_match_any_port(emu: Emu, redirect_uri: str) -> None:
+async def test_loopback_literals_match_any_port(
+    emu: EmulatorDriver, redirect_uri: str
+) -> None:
     """127.0.0.1 and [::1] match on any port; localhost only on its own port."""
     response = await emu.authorize(redirect_uri=redirect_uri)
     assert response.status == 302
@@ -223,7 +227,7 @@ async def test_single_registered_uri_is_the_default(start: Start) -> None:
     ],
 )
 async def test_bad_parameters_go_back_to_the_client(
-    emu: Emu, params: dict[str, str], error: str
+    emu: EmulatorDriver, params: dict[str, str], error: str
 ) -> None:
     """Once client and redirect are trusted, errors return there with state."""
     response = await emu.authorize(**params)
@@ -235,7 +239,7 @@ async def test_bad_parameters_go_back_to_the_client(
     assert "code" not in back
 
 
-async def test_duplicated_parameter_is_refused(emu: Emu) -> None:
+async def test_duplicated_parameter_is_refused(emu: EmulatorDriver) -> None:
     """A parameter sent twice is refused: redirected, or a page for client_id."""
     url = "/restapi/oauth/authorize"
     base = f"?client_id={DEMO_CLIENT_ID}&response_type=code&redirect_uri={REDIRECT}"
@@ -249,7 +253,7 @@ async def test_duplicated_parameter_is_refused(emu: Emu) -> None:
 # Sign-in and consent pages ---------------------------------------------------
 
 
-async def test_sign_in_and_consent_by_form(people: Emu) -> None:
+async def test_sign_in_and_consent_by_form(people: EmulatorDriver) -> None:
     """A person signs in (after a typo), allows, and the app gets a working code."""
     first = await people.authorize(scope="openid ReadAccounts", login_hint="dana")
     page = await first.text()
@@ -294,7 +298,7 @@ async def test_sign_in_and_consent_by_form(people: Emu) -> None:
     assert (await redeemed.json())["owner_id"] == "101"
 
 
-async def sign_in(emu: Emu, **params: str) -> str:
+async def sign_in(emu: EmulatorDriver, **params: str) -> str:
     """Start an authorization and sign in as the demo user; returns the next page."""
     fields = inputs_of(await (await emu.authorize(**params)).text())
     response = await emu.client.post(
@@ -305,7 +309,7 @@ async def sign_in(emu: Emu, **params: str) -> str:
     return await response.text()
 
 
-async def test_deny_sends_access_denied(people: Emu) -> None:
+async def test_deny_sends_access_denied(people: EmulatorDriver) -> None:
     """Deny on the consent page returns error=access_denied with the state."""
     consent_page = await sign_in(people)
     response = await people.client.post(
@@ -319,7 +323,7 @@ async def test_deny_sends_access_denied(people: Emu) -> None:
     assert "code" not in back
 
 
-async def test_a_form_cannot_be_replayed(people: Emu) -> None:
+async def test_a_form_cannot_be_replayed(people: EmulatorDriver) -> None:
     """The transaction id in a form works once; a replay gets an error page."""
     fields = inputs_of(await sign_in(people))
     first = await people.client.post(
@@ -333,7 +337,7 @@ async def test_a_form_cannot_be_replayed(people: Emu) -> None:
     assert "Location" not in again.headers
 
 
-async def test_remembered_sign_in_and_consent(people: Emu) -> None:
+async def test_remembered_sign_in_and_consent(people: EmulatorDriver) -> None:
     """A signed-in browser skips both pages; prompt=login and prompt=consent don't."""
     consent_page = await sign_in(people)
     await people.client.post(
@@ -352,13 +356,13 @@ async def test_remembered_sign_in_and_consent(people: Emu) -> None:
     assert query_of(silent.headers["Location"])["error"] == "consent_required"
 
 
-async def test_prompt_none_without_sign_in(people: Emu) -> None:
+async def test_prompt_none_without_sign_in(people: EmulatorDriver) -> None:
     """prompt=none with nobody signed in returns login_required."""
     response = await people.authorize(prompt="none")
     assert query_of(response.headers["Location"])["error"] == "login_required"
 
 
-async def test_pages_escape_what_they_echo(people: Emu) -> None:
+async def test_pages_escape_what_they_echo(people: EmulatorDriver) -> None:
     """login_hint, a typed username and a bad client_id appear escaped."""
     evil = "<script>alert(1)</script>"
     signin = await (await people.authorize(login_hint=evil)).text()
@@ -374,7 +378,7 @@ async def test_pages_escape_what_they_echo(people: Emu) -> None:
     assert "Invalid client: &lt;script&gt;" in error
 
 
-async def test_pages_load_nothing_from_elsewhere(people: Emu) -> None:
+async def test_pages_load_nothing_from_elsewhere(people: EmulatorDriver) -> None:
     """Sign-in, consent and error pages reference no outside resource or script."""
     signin = await people.authorize()
     assert signin.headers["X-Frame-Options"] == "DENY"
@@ -401,7 +405,7 @@ async def test_pages_load_nothing_from_elsewhere(people: Emu) -> None:
     ],
 )
 async def test_pkce_verifier_is_checked(
-    emu: Emu, method: str, sent_method: str, tamper: bool, status: int
+    emu: EmulatorDriver, method: str, sent_method: str, tamper: bool, status: int
 ) -> None:
     """S256 and plain verifiers are checked; a challenge with no method is plain."""
     verifier, challenge = pkce_pair(method)
@@ -418,7 +422,9 @@ async def test_pkce_verifier_is_checked(
         assert (await response.json())["error"] == "invalid_grant"
 
 
-async def test_s256_verifier_fails_against_a_plain_challenge(emu: Emu) -> None:
+async def test_s256_verifier_fails_against_a_plain_challenge(
+    emu: EmulatorDriver,
+) -> None:
     """Without a method the challenge is plain, so hashing the verifier won't match."""
     verifier, challenge = pkce_pair("S256")
     code = await emu.code(code_challenge=challenge)
@@ -435,7 +441,7 @@ async def test_s256_verifier_fails_against_a_plain_challenge(emu: Emu) -> None:
 
 @pytest.mark.parametrize("with_challenge", [True, False])
 async def test_verifier_must_match_the_presence_of_a_challenge(
-    emu: Emu, with_challenge: bool
+    emu: EmulatorDriver, with_challenge: bool
 ) -> None:
     """A missing verifier, or one without a challenge, is invalid_grant."""
     verifier, challenge = pkce_pair()
@@ -452,7 +458,7 @@ async def test_verifier_must_match_the_presence_of_a_challenge(
     assert (await response.json())["error"] == "invalid_grant"
 
 
-async def test_reused_code_fails_and_ends_its_session(emu: Emu) -> None:
+async def test_reused_code_fails_and_ends_its_session(emu: EmulatorDriver) -> None:
     """A second redemption gets OAU-106 and revokes what the first one bought."""
     code = await emu.code()
     form = {
@@ -471,7 +477,7 @@ async def test_reused_code_fails_and_ends_its_session(emu: Emu) -> None:
     assert (await emu.me(tokens["access_token"])).status == 401
 
 
-async def test_code_expires(emu: Emu, frozen: FrozenClock) -> None:
+async def test_code_expires(emu: EmulatorDriver, frozen: FrozenClock) -> None:
     """A code redeemed after code_ttl gets OAU-108 with HTTP 403."""
     code = await emu.code()
     frozen.advance(61)
@@ -485,7 +491,7 @@ async def test_code_expires(emu: Emu, frozen: FrozenClock) -> None:
     assert (await response.json())["errors"][0]["errorCode"] == "OAU-108"
 
 
-async def test_code_is_bound_to_redirect_uri_and_client(emu: Emu) -> None:
+async def test_code_is_bound_to_redirect_uri_and_client(emu: EmulatorDriver) -> None:
     """Another redirect URI gets OAU-109; another client gets invalid_grant."""
     wrong_uri = await emu.token(
         grant_type="authorization_code",
@@ -504,7 +510,7 @@ async def test_code_is_bound_to_redirect_uri_and_client(emu: Emu) -> None:
     assert (await other_client.json())["error"] == "invalid_grant"
 
 
-async def test_token_info_fields_and_ttls(emu: Emu) -> None:
+async def test_token_info_fields_and_ttls(emu: EmulatorDriver) -> None:
     """TokenInfo carries RingCentral's fields and honours requested lifetimes."""
     response = await emu.token(
         grant_type="authorization_code",
@@ -528,7 +534,7 @@ async def test_token_info_fields_and_ttls(emu: Emu) -> None:
 
 
 @pytest.mark.parametrize("ttl", ["599", "3601", "soon"])
-async def test_out_of_range_ttl_is_refused(emu: Emu, ttl: str) -> None:
+async def test_out_of_range_ttl_is_refused(emu: EmulatorDriver, ttl: str) -> None:
     """access_token_ttl outside 600-3600 is invalid_request."""
     response = await emu.token(
         grant_type="authorization_code",
@@ -541,13 +547,13 @@ async def test_out_of_range_ttl_is_refused(emu: Emu, ttl: str) -> None:
     assert (await response.json())["error"] == "invalid_request"
 
 
-async def test_unsupported_grant_type(emu: Emu) -> None:
+async def test_unsupported_grant_type(emu: EmulatorDriver) -> None:
     """A grant the emulator doesn't speak is unsupported_grant_type."""
     response = await emu.token(grant_type="password", client_id=DEMO_CLIENT_ID)
     assert (await response.json())["error"] == "unsupported_grant_type"
 
 
-async def test_duplicated_token_parameter(emu: Emu) -> None:
+async def test_duplicated_token_parameter(emu: EmulatorDriver) -> None:
     """A form field sent twice is OAU-111."""
     response = await emu.client.post(
         "/restapi/oauth/token",
@@ -573,7 +579,7 @@ UNREADABLE_BODIES = [
 @pytest.mark.parametrize("path", ["/restapi/oauth/token", "/restapi/oauth/revoke"])
 @pytest.mark.parametrize(("content_type", "body"), UNREADABLE_BODIES)
 async def test_unreadable_body_is_invalid_request(
-    emu: Emu, path: str, content_type: str, body: bytes
+    emu: EmulatorDriver, path: str, content_type: str, body: bytes
 ) -> None:
     """A body that doesn't parse is RingCentral's 400 invalid_request, not a 500."""
     response = await emu.client.post(
@@ -591,7 +597,7 @@ async def test_unreadable_body_is_invalid_request(
 )
 @pytest.mark.parametrize(("content_type", "body"), UNREADABLE_BODIES)
 async def test_unreadable_body_gets_the_error_page(
-    emu: Emu, path: str, content_type: str, body: bytes
+    emu: EmulatorDriver, path: str, content_type: str, body: bytes
 ) -> None:
     """The browser's endpoints show the 400 error page for a body that doesn't parse."""
     response = await emu.client.post(
@@ -607,7 +613,7 @@ async def test_unreadable_body_gets_the_error_page(
 # Refresh ---------------------------------------------------------------------
 
 
-async def test_refresh_rotates_and_spends(emu: Emu) -> None:
+async def test_refresh_rotates_and_spends(emu: EmulatorDriver) -> None:
     """A refresh returns a new pair; the old refresh token is then invalid_grant."""
     first = await emu.login()
     second = await (await emu.refresh(first["refresh_token"])).json()
@@ -622,7 +628,7 @@ async def test_refresh_rotates_and_spends(emu: Emu) -> None:
     assert emu.state.count("token", grant_type="refresh_token") == 2
 
 
-async def test_refresh_token_expires(emu: Emu, frozen: FrozenClock) -> None:
+async def test_refresh_token_expires(emu: EmulatorDriver, frozen: FrozenClock) -> None:
     """A refresh token past its lifetime is invalid_grant 'Token expired'."""
     tokens = await emu.login()
     frozen.advance(604800 + 1)
@@ -653,11 +659,11 @@ async def test_client_without_refresh_tokens_gets_none(start: Start) -> None:
 # Client authentication -------------------------------------------------------
 
 
-async def confidential_code(emu: Emu) -> str:
+async def confidential_code(emu: EmulatorDriver) -> str:
     return await emu.code(client_id=DEMO_CONFIDENTIAL_CLIENT_ID)
 
 
-async def test_client_secret_basic(emu: Emu) -> None:
+async def test_client_secret_basic(emu: EmulatorDriver) -> None:
     """The confidential demo client authenticates with HTTP Basic."""
     response = await emu.token(
         basic(DEMO_CONFIDENTIAL_CLIENT_ID, DEMO_CONFIDENTIAL_SECRET),
@@ -701,7 +707,7 @@ async def test_basic_credentials_are_form_decoded(start: Start) -> None:
     ],
 )
 async def test_bad_client_authentication_is_invalid_client(
-    emu: Emu, headers: dict[str, str], form: dict[str, str], code: str
+    emu: EmulatorDriver, headers: dict[str, str], form: dict[str, str], code: str
 ) -> None:
     """Wrong, missing or malformed credentials get invalid_client with 401."""
     response = await emu.token(
@@ -750,7 +756,7 @@ async def test_jwt_client_assertions(
         jwks=dict(KeySet([rsa_key]).as_dict()) if method == "private_key_jwt" else None,
     )
     app = create_app(EmulatorConfig(auto_approve=True, clients=(client,)))
-    emu = Emu(await aiohttp_client(app), app)
+    emu = EmulatorDriver(await aiohttp_client(app), app)
     key: Any = rsa_key if method == "private_key_jwt" else OctKey.import_key(secret)
     alg = "RS256" if method == "private_key_jwt" else "HS256"
     url = f"{emu.base}/restapi/oauth/token"
@@ -780,7 +786,7 @@ async def test_jwt_client_assertions(
 
 
 @pytest.mark.parametrize("which", ["access_token", "refresh_token"])
-async def test_revoke_ends_the_whole_session(emu: Emu, which: str) -> None:
+async def test_revoke_ends_the_whole_session(emu: EmulatorDriver, which: str) -> None:
     """Revoking either token ends both: refresh fails and the API says 401."""
     tokens = await emu.login()
     response = await emu.client.post(
@@ -798,7 +804,7 @@ async def test_revoke_ends_the_whole_session(emu: Emu, which: str) -> None:
     assert userinfo.status == 401
 
 
-async def test_revoke_by_query_and_unknown_tokens(emu: Emu) -> None:
+async def test_revoke_by_query_and_unknown_tokens(emu: EmulatorDriver) -> None:
     """The token may ride in the query; unknown tokens still get 200."""
     tokens = await emu.login()
     by_query = await emu.client.post(
@@ -814,7 +820,7 @@ async def test_revoke_by_query_and_unknown_tokens(emu: Emu) -> None:
     assert unknown.status == 200
 
 
-async def test_revoke_query_and_body_must_agree(emu: Emu) -> None:
+async def test_revoke_query_and_body_must_agree(emu: EmulatorDriver) -> None:
     """Different tokens in query and body are OAU-150."""
     response = await emu.client.post(
         "/restapi/oauth/revoke",
@@ -825,7 +831,7 @@ async def test_revoke_query_and_body_must_agree(emu: Emu) -> None:
     assert (await response.json())["errors"][0]["errorCode"] == "OAU-150"
 
 
-async def test_revoke_requires_client_authentication(emu: Emu) -> None:
+async def test_revoke_requires_client_authentication(emu: EmulatorDriver) -> None:
     """The confidential client must authenticate to revoke, as at the token endpoint."""
     response = await emu.client.post(
         "/restapi/oauth/revoke",
@@ -835,7 +841,7 @@ async def test_revoke_requires_client_authentication(emu: Emu) -> None:
     assert (await response.json())["error"] == "invalid_client"
 
 
-async def test_userinfo_and_extension(emu: Emu, frozen: FrozenClock) -> None:
+async def test_userinfo_and_extension(emu: EmulatorDriver, frozen: FrozenClock) -> None:
     """A live token reads the user; none or an expired one gets 401."""
     tokens = await emu.login()
     bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
@@ -860,7 +866,7 @@ async def test_userinfo_and_extension(emu: Emu, frozen: FrozenClock) -> None:
 # ID tokens -------------------------------------------------------------------
 
 
-async def test_id_token_verifies_against_jwks(emu: Emu) -> None:
+async def test_id_token_verifies_against_jwks(emu: EmulatorDriver) -> None:
     """The ID token is RS256, verifies with the JWKS, and carries the nonce."""
     tokens = await emu.login(scope="openid email profile", nonce="n-0S6_WzA2Mj")
     jwks = await (await emu.client.get("/restapi/oauth/jwks")).json()
@@ -882,7 +888,9 @@ async def test_id_token_verifies_against_jwks(emu: Emu) -> None:
     assert again["auth_time"] == claims["auth_time"]
 
 
-async def test_id_token_after_key_rotation_uses_the_new_key(emu: Emu) -> None:
+async def test_id_token_after_key_rotation_uses_the_new_key(
+    emu: EmulatorDriver,
+) -> None:
     """After rotation the old JWKS no longer verifies new ID tokens."""
     old = await (await emu.client.get("/restapi/oauth/jwks")).json()
     emu.state.rotate_signing_key()
@@ -916,7 +924,7 @@ async def test_rate_limit_penalty_restarts(start: Start, frozen: FrozenClock) ->
     assert (await emu.token(**other)).status == 401
 
 
-async def test_fail_fault(emu: Emu) -> None:
+async def test_fail_fault(emu: EmulatorDriver) -> None:
     """fail answers a RingCentral JSON error with the chosen status, times times."""
     emu.faults.fail(
         "token", status=503, error="server_error", description="down", times=2
@@ -926,7 +934,7 @@ async def test_fail_fault(emu: Emu) -> None:
     assert (await tokens[0].json())["error_description"] == "down"
 
 
-async def test_raw_fault(emu: Emu) -> None:
+async def test_raw_fault(emu: EmulatorDriver) -> None:
     """raw answers the given bytes, e.g. a proxy's HTML error page."""
     emu.faults.raw("revoke", status=502, body=b"<html>Bad gateway</html>")
     response = await emu.client.post("/restapi/oauth/revoke", data={"token": "x"})
@@ -935,7 +943,7 @@ async def test_raw_fault(emu: Emu) -> None:
     assert await response.read() == b"<html>Bad gateway</html>"
 
 
-async def test_truncate_fault(emu: Emu) -> None:
+async def test_truncate_fault(emu: EmulatorDriver) -> None:
     """truncate sends a short body under a long Content-Length and hangs up."""
     emu.faults.truncate("token")
     response = await emu.refresh("x")
@@ -944,7 +952,7 @@ async def test_truncate_fault(emu: Emu) -> None:
     assert (await emu.refresh("x")).status == 400
 
 
-async def test_delay_fault(emu: Emu) -> None:
+async def test_delay_fault(emu: EmulatorDriver) -> None:
     """delay holds the answer back long enough for a client timeout."""
     emu.faults.delay("token", 0.5)
     with pytest.raises(TimeoutError):
@@ -956,14 +964,14 @@ async def test_delay_fault(emu: Emu) -> None:
     assert (await emu.refresh("x")).status == 400
 
 
-async def test_authorize_fault(emu: Emu) -> None:
+async def test_authorize_fault(emu: EmulatorDriver) -> None:
     """Faults also hit authorize, here as a 500 instead of the redirect."""
     emu.faults.fail("authorize")
     assert (await emu.authorize()).status == 500
     assert (await emu.authorize()).status == 302
 
 
-async def test_invalid_grant_fault(emu: Emu) -> None:
+async def test_invalid_grant_fault(emu: EmulatorDriver) -> None:
     """invalid_grant refuses the next refresh only, and keeps the session."""
     tokens = await emu.login()
     emu.faults.invalid_grant()

@@ -20,7 +20,7 @@ from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 import pytest
-from conftest import ThreadedEmulator
+from helpers import ThreadedEmulator
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from yarl import URL

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from aiohttp import web
-from conftest import Emulator, EmulatorFactory, SessionFactory
+from helpers import Emulator, EmulatorFactory, SessionFactory
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, OctKey, RSAKey
 

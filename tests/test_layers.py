@@ -116,3 +116,25 @@ def test_no_import_cycle() -> None:
     for module in sorted(GRAPH):
         if module not in state:
             visit(module, [module])
+
+
+def test_test_modules_import_no_other_test_module() -> None:
+    """Shared test tools live in helpers.py (and fixtures in conftest.py): a test
+    module that imports another couples their fates and hides where a tool lives."""
+    tests = Path(__file__).resolve().parent
+    found = []
+    for path in sorted(tests.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            found += [
+                f"{path.name} imports {name}"
+                for name in names
+                if name == "conftest" or name.startswith("test_")
+            ]
+    assert found == []

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_cli import Cli, EmulatorStarter, expire, login
+from helpers import Cli, EmulatorStarter, expire, login
 
 from loopback_login.emulator import STATE
 from loopback_login.store import locking

@@ -6,29 +6,30 @@ from __future__ import annotations
 
 import asyncio
 import http.client
-import queue
-import re
 import shutil
 import signal
 import socket
-import subprocess
 import sys
-import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 import pytest
-from conftest import Emulator, SessionFactory, ThreadedEmulator
-from test_cli import Cli
+from helpers import (
+    WAIT,
+    Cli,
+    Emulator,
+    LoginProcess,
+    SessionFactory,
+    ThreadedEmulator,
+    query_of,
+    redirect_of,
+)
 
+from loopback_login.clock import FrozenClock
 from loopback_login.emulator import DEMO_CLIENT_ID, FAULTS, STATE
 from loopback_login.loopback.config import LoopbackConfig
-
-URL_PATTERN = re.compile(r"http://\S+/restapi/oauth/authorize\?\S+")
-WAIT = 15.0  # seconds: the bound on every wait for the child process
 
 
 @pytest.fixture
@@ -41,82 +42,6 @@ def cli(tmp_path: Path) -> Cli:
 
 def count(emu: ThreadedEmulator, endpoint: str, **filters: str) -> int:
     return int(emu.call(lambda: emu.app[STATE].count(endpoint, **filters)))  # type: ignore[index]
-
-
-class LoginProcess:
-    """`loopback-login login --no-browser` with stdin to paste into and stderr read
-    line by line in a thread, so every wait has a deadline."""
-
-    def __init__(self, cli: Cli, emu: ThreadedEmulator, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "loopback_login", "login", "--no-browser",
-                "--server", emu.url, "--client-id", DEMO_CLIENT_ID,
-                "--timeout", "30", *args,
-            ],
-            env=cli.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        self.stderr = ""
-        self.stdout = ""
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        self._readers = [
-            threading.Thread(target=self._pump, args=(self.proc.stderr, True)),
-            threading.Thread(target=self._pump, args=(self.proc.stdout, False)),
-        ]
-        for reader in self._readers:
-            reader.start()
-
-    def _pump(self, stream: object, is_err: bool) -> None:
-        for line in stream:  # type: ignore[attr-defined]
-            if is_err:
-                self._lines.put(line)
-            else:
-                self.stdout += line
-        if is_err:
-            self._lines.put(None)
-
-    def wait_for(self, pattern: str | re.Pattern[str]) -> re.Match[str]:
-        """Read stderr until ``pattern`` matches it; fail after WAIT seconds."""
-        deadline = time.monotonic() + WAIT
-        while not (found := re.search(pattern, self.stderr)):
-            left = deadline - time.monotonic()
-            try:
-                line = self._lines.get(timeout=max(left, 0.01))
-            except queue.Empty:
-                line = None if left <= 0 else ""
-            if line is None:
-                raise AssertionError(f"no {pattern!r} on stderr: {self.stderr!r}")
-            self.stderr += line
-        return found
-
-    def authorize_url(self) -> str:
-        return self.wait_for(URL_PATTERN).group(0)
-
-    def paste(self, line: str) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
-
-    def finish(self) -> int:
-        """Wait for the exit; all of stderr is in ``self.stderr`` afterwards."""
-        code = self.proc.wait(WAIT)
-        for reader in self._readers:
-            reader.join(WAIT)
-        while not self._lines.empty():
-            self.stderr += self._lines.get_nowait() or ""
-        return code
-
-    def close(self) -> None:
-        """Kill the process if it still runs; the readers end at its pipes' EOF."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(WAIT)
-        for reader in self._readers:
-            reader.join(WAIT)
-        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                stream.close()
 
 
 StartLogin = Callable[..., LoginProcess]
@@ -137,29 +62,9 @@ def start_login(cli: Cli, emu: ThreadedEmulator) -> Iterator[StartLogin]:
         process.close()
 
 
-def redirect_of(authorize_url: str) -> str:
-    """Play the browser once: GET the authorize URL and return where it redirects."""
-    parts = urlsplit(authorize_url)
-    conn = http.client.HTTPConnection(parts.netloc, timeout=WAIT)
-    try:
-        conn.request("GET", f"{parts.path}?{parts.query}")
-        response = conn.getresponse()
-        response.read()
-        assert response.status == 302, response.status
-        location = response.getheader("Location")
-    finally:
-        conn.close()
-    assert location is not None
-    return location
-
-
-def query(url: str) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
-
-
 def with_params(url: str, **params: str) -> str:
     """``url`` with ``params`` replacing or joining those in its query."""
-    merged = {**query(url), **params}
+    merged = {**query_of(url), **params}
     return url.split("?", 1)[0] + "?" + urlencode(merged)
 
 
@@ -175,7 +80,7 @@ def test_forged_paste_is_refused_then_the_real_one_signs_in(
     """A pasted URL with another state is refused and the login waits; the real one wins."""
     login = start_login()
     location = redirect_of(login.authorize_url())
-    assert query(location)["code"]
+    assert query_of(location)["code"]
     login.paste(with_params(location, state="forged-state"))
     login.wait_for("not from this sign-in")
     login.paste(location)  # signs in only if the forgery left the login waiting
@@ -194,7 +99,7 @@ def test_pasted_access_denied_fails_the_login(
     """error=access_denied with the right state ends the login with exit 1 and the error."""
     login = start_login()
     authorize = login.authorize_url()
-    params = query(authorize)
+    params = query_of(authorize)
     denied = params["redirect_uri"] + "?" + urlencode(
         {"error": "access_denied", "error_description": "The user said no",
          "state": params["state"]}
@@ -277,7 +182,7 @@ async def test_paste_first_wins_over_a_late_browser(
 
 
 async def test_reminder_repeats_the_url_and_a_later_paste_still_signs_in(
-    make_session: SessionFactory, http: aiohttp.ClientSession
+    make_session: SessionFactory, http: aiohttp.ClientSession, clock: FrozenClock
 ) -> None:
     """After the reminder (30 s by default) the URL is shown again and the login keeps
     waiting, so a URL pasted after it still signs in."""
@@ -306,9 +211,12 @@ async def test_reminder_repeats_the_url_and_a_later_paste_still_signs_in(
         opener=Recorder(),
         notify=notify,
         pasted=pasted(),
-        loopback=LoopbackConfig(timeout=10, reminder_after=0.2),
+        loopback=LoopbackConfig(timeout=300),
     )
-    tokens = await asyncio.wait_for(session.login(), WAIT)
+    login = asyncio.create_task(session.login())
+    await clock.until_sleepers()
+    clock.advance(30)
+    tokens = await asyncio.wait_for(login, WAIT)
     assert tokens.access_token
     reminders = [s for s in said if s.startswith("Still waiting")]
     assert len(reminders) == 1
@@ -320,7 +228,7 @@ def test_ctrl_c_exits_130_and_frees_the_port(start_login: StartLogin, cli: Cli) 
     """Ctrl-C while waiting exits 130 with no traceback, saves nothing, and the port is free at once."""
     port = free_port()
     login = start_login("--redirect-uri", f"http://127.0.0.1:{port}/callback")
-    assert query(login.authorize_url())["redirect_uri"] == (
+    assert query_of(login.authorize_url())["redirect_uri"] == (
         f"http://127.0.0.1:{port}/callback"
     )
     login.proc.send_signal(signal.SIGINT)

@@ -21,9 +21,17 @@ from urllib.parse import quote_plus
 
 import aiohttp
 import pytest
-from conftest import Emulator, EmulatorFactory, SessionFactory, ThreadedEmulator
-from emulator_helpers import REDIRECT, pkce_pair, query_of
-from test_cli import Cli, expire
+from helpers import (
+    REDIRECT,
+    Cli,
+    Emulator,
+    EmulatorFactory,
+    SessionFactory,
+    ThreadedEmulator,
+    expire,
+    pkce_pair,
+    query_of,
+)
 
 from loopback_login.cli.common import SECRET_ENV
 from loopback_login.clock import FrozenClock

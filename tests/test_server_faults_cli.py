@@ -3,51 +3,31 @@ and a hint, a non-zero exit, no traceback, and not a byte of the cache changed."
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import socket
-import stat
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ThreadedEmulator
-from test_cli import Cli, expire
+from helpers import (
+    Cli,
+    ThreadedEmulator,
+    assert_one_error_line,
+    expire,
+    sign_in,
+    snapshot,
+)
 
 from loopback_login.emulator import (
-    DEMO_CLIENT_ID,
     FAULTS,
     STATE,
     EmulatorConfig,
     Faults,
 )
-from loopback_login.loopback.config import LoopbackConfig
-from loopback_login.loopback.http_browser import HttpBrowser
-from loopback_login.protocol.provider import ProviderConfig
-from loopback_login.session.orchestrator import LoginSession
-from loopback_login.store.file_store import FileTokenStore
 
 HTML_502 = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
-
-
-def sign_in(emu: ThreadedEmulator, home: Path) -> None:
-    """A real login against the emulator, in-process (faster than a CLI run)."""
-
-    async def go() -> None:
-        provider = ProviderConfig(
-            server=emu.url, client_id=DEMO_CLIENT_ID, scope="openid ReadAccounts"
-        )
-        async with LoginSession(
-            provider,
-            store=FileTokenStore(home),
-            opener=HttpBrowser(),
-            loopback=LoopbackConfig(timeout=10),
-        ) as session:
-            await session.login()
-
-    asyncio.run(go())
 
 
 def closed_port() -> int:
@@ -57,32 +37,12 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def snapshot(home: Path) -> dict[str, tuple[bytes, int]]:
-    """Every file of the cache folder: its bytes and mode."""
-    return {
-        p.name: (p.read_bytes(), stat.S_IMODE(p.stat().st_mode))
-        for p in sorted(home.iterdir())
-    }
-
-
 def point_at(cli: Cli, server: str) -> None:
     """Make the profile remember another server (as if it had moved)."""
     path = cli.home / "default.json"
     entry = json.loads(path.read_text())
     entry["settings"]["server"] = server
     path.write_text(json.dumps(entry))
-
-
-def assert_one_error_line(stderr: str, *expected: str) -> None:
-    """stderr is exactly an `error: …` line naming the cause, then an indented hint."""
-    assert "Traceback" not in stderr
-    lines = stderr.splitlines()
-    assert len(lines) == 2, lines
-    assert lines[0].startswith("error: "), lines
-    for text in expected:
-        assert text in lines[0], lines
-    assert lines[1].startswith("  "), lines
-    assert lines[1].strip(), lines
 
 
 # (fault, what the error line says, what the hint says)

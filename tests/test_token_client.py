@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from conftest import Emulator
+from helpers import Emulator
 
 from loopback_login.emulator import DEMO_CLIENT_ID, FAULTS
 from loopback_login.errors import (

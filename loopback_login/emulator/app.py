@@ -7,8 +7,9 @@ import asyncio
 import ipaddress
 import logging
 import time
+from urllib.parse import urlsplit
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
 from loopback_login.clock import Clock
@@ -46,6 +47,16 @@ GUARDED = ("authorize", "token", "revoke")
 # the browser's, so a body they cannot read gets the error page.
 JSON_ENDPOINTS = ("token", "revoke")
 SECRET_FIELDS = ("password",)
+# The names a browser on this machine uses for a loopback address.
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+# On every reply, as on the pages: nothing it sends is framed, sniffed or cached.
+REPLY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
 
 
 def create_app(
@@ -57,7 +68,8 @@ def create_app(
     client is made up and every secret is kept in memory in plain text. Tests
     reach its memory and failure knobs through ``app[STATE]`` and ``app[FAULTS]``.
     """
-    app = web.Application(middlewares=[_record, _guard, _oauth_errors])
+    app = web.Application(middlewares=[_check_host, _record, _guard, _oauth_errors])
+    app.on_response_prepare.append(_secure)
     app[STATE] = EmulatorState(config or EmulatorConfig(), clock)
     app[FAULTS] = Faults()
     app.router.add_get("/restapi/oauth/authorize", authz.authorize)
@@ -113,6 +125,35 @@ async def serve(
 
 
 @web.middleware
+async def _check_host(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A DNS-rebinding page reaches us under its own host name: refuse it, so no
+    web page can read the emulator's answers (its pending sign-ins, its tokens)."""
+    if not _host_allowed(request):
+        return web.Response(status=421, text="Misdirected request\n")
+    return await handler(request)
+
+
+def _host_allowed(request: web.Request) -> bool:
+    # The header itself: request.host would fall back to this machine's name.
+    host = request.headers.get(hdrs.HOST, "").lower()
+    sockname = request.get_extra_info("sockname")
+    port = sockname[1] if sockname else None
+    allowed = {f"{name}:{port}" for name in LOOPBACK_NAMES}
+    if port == 80:
+        allowed.update(LOOPBACK_NAMES)
+    issuer = request.app[STATE].config.issuer
+    if issuer:
+        # A configured issuer is the name its operator gave it (a proxy in front).
+        allowed.add(urlsplit(issuer).netloc.lower())
+    return host in allowed
+
+
+async def _secure(request: web.Request, response: web.StreamResponse) -> None:
+    for name, value in REPLY_HEADERS.items():
+        response.headers.setdefault(name, value)
+
+
+@web.middleware
 async def _record(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Note every known request for tests, and log it without secrets.
 
@@ -159,7 +200,10 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     state, faults = request.app[STATE], request.app[FAULTS]
     params = dict(request.query)
     params.update((await form_of(request)).items())
-    wait = state.limiter.check(claimed_client_id(request.headers, params))
+    claimed = claimed_client_id(request.headers, params)
+    # Clients it does not know share one count, so made-up ids cannot grow it.
+    key = claimed if state.config.client(claimed) is not None else ""
+    wait = state.limiter.check(key)
     if wait is not None:
         message = "Request rate exceeded"
         error = {"errorCode": "CMN-301", "message": message}

@@ -186,6 +186,10 @@ class EmulatorConfig:
     auto_approve: bool = False
     rate_limit: int | None = None
     send_iss: bool = False
+    max_pending_authorizations: int = 1000
+    """Sign-in pages waiting for a form post, and codes not yet redeemed: past
+    this many, the oldest is dropped, so a flood of authorize requests cannot
+    grow the emulator's memory without bound."""
 
     def __post_init__(self) -> None:
         if not self.clients:
@@ -199,6 +203,8 @@ class EmulatorConfig:
                 raise ConfigError(f"{name} must be a positive number of seconds")
         if self.rate_limit is not None and self.rate_limit < 1:
             raise ConfigError("rate_limit must be at least 1 request per minute")
+        if self.max_pending_authorizations < 1:
+            raise ConfigError("max_pending_authorizations must be at least 1")
         if self.issuer is not None:
             parts = urlsplit(self.issuer)
             if parts.scheme not in ("http", "https") or not parts.netloc:

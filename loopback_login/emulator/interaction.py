@@ -38,21 +38,31 @@ class Pending:
 
 
 class Interactions:
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, max_pending: int) -> None:
         self._clock = clock
+        self._max_pending = max_pending
         self._pending: dict[str, Pending] = {}
         self._browsers: dict[str, tuple[SignIn, float]] = {}
         self._consents: dict[tuple[str, str], frozenset[str]] = {}
 
     def park(self, request: AuthorizeRequest, sign_in: SignIn | None = None) -> str:
         """Keep ``request`` for the next form post; returns its transaction id."""
-        txn = secrets.token_urlsafe(24)
-        self._pending[txn] = Pending(request, self._clock() + PENDING_TTL, sign_in)
-        return txn
+        return self._keep(Pending(request, self._clock() + PENDING_TTL, sign_in))
 
     def repark(self, pending: Pending, sign_in: SignIn | None = None) -> str:
+        return self._keep(replace(pending, sign_in=sign_in or pending.sign_in))
+
+    @property
+    def pending_count(self) -> int:
+        return len(self._pending)
+
+    def _keep(self, pending: Pending) -> str:
+        # Oldest first: a flood costs only the sign-ins abandoned longest ago, whose
+        # pages then say they expired; a new login always gets its page.
+        while len(self._pending) >= self._max_pending:
+            del self._pending[next(iter(self._pending))]
         txn = secrets.token_urlsafe(24)
-        self._pending[txn] = replace(pending, sign_in=sign_in or pending.sign_in)
+        self._pending[txn] = pending
         return txn
 
     def take(self, txn: str) -> Pending | None:

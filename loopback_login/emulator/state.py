@@ -7,6 +7,7 @@ Tests read it through ``app[STATE]`` to assert on what a client really sent.
 from __future__ import annotations
 
 import secrets
+from collections import deque
 from dataclasses import dataclass
 
 from loopback_login.clock import Clock
@@ -16,6 +17,12 @@ from loopback_login.emulator.ratelimit import RateLimiter
 from loopback_login.emulator.signing import SigningKeys
 
 __all__ = ["AuthCode", "EmulatorState", "RecordedRequest", "Session", "new_secret"]
+
+# The request record keeps the most recent ones only, so a long-running emulator
+# under a flood stays the same size; tests make far fewer.
+MAX_RECORDED = 10_000
+# Redeemed codes remembered, to revoke what a replayed one bought (RFC 6749 §4.1.2).
+MAX_SPENT_CODES = 10_000
 
 
 def new_secret() -> str:
@@ -74,11 +81,11 @@ class EmulatorState:
     def __init__(self, config: EmulatorConfig, clock: Clock) -> None:
         self.config = config
         self.clock = clock
-        self.requests: list[RecordedRequest] = []
+        self.requests: deque[RecordedRequest] = deque(maxlen=MAX_RECORDED)
         self.last_authorize: dict[str, str] | None = None
         self.keys = SigningKeys()
         self.limiter = RateLimiter(config.rate_limit, clock)
-        self.ui = Interactions(clock)
+        self.ui = Interactions(clock, config.max_pending_authorizations)
         self._codes: dict[str, AuthCode] = {}
         self._spent_codes: dict[str, str | None] = {}
         self._sessions: dict[str, Session] = {}
@@ -104,7 +111,16 @@ class EmulatorState:
 
     # Codes -----------------------------------------------------------------
 
+    @property
+    def pending_authorizations(self) -> int:
+        """Sign-ins waiting for the person plus codes waiting to be redeemed."""
+        return self.ui.pending_count + len(self._codes)
+
     def issue_code(self, grant: AuthCode) -> str:
+        # Past the bound the oldest code goes: redeeming it is then an unknown
+        # code's invalid_grant, as after it expired.
+        while len(self._codes) >= self.config.max_pending_authorizations:
+            del self._codes[next(iter(self._codes))]
         code = new_secret()
         self._codes[code] = grant
         return code
@@ -113,6 +129,8 @@ class EmulatorState:
         """Remove and return the code's grant; a second call finds nothing."""
         grant = self._codes.pop(code, None)
         if grant is not None:
+            while len(self._spent_codes) >= MAX_SPENT_CODES:
+                del self._spent_codes[next(iter(self._spent_codes))]
             self._spent_codes[code] = None
         return grant
 

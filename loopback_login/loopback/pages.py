@@ -30,6 +30,7 @@ HEADERS = {
     # The callback URL holds the code: no page of ours may leak it in a Referer.
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
     "Content-Security-Policy": _BASE_CSP + "; form-action 'none'",
 }
 

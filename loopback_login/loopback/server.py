@@ -3,7 +3,9 @@
 It serves three things and nothing else: the callback path; ``/``, a short URL that
 starts the login (a redirect for the GET method, the self-submitting form for the
 POST method); and 404 for the rest, so a stray ``/favicon.ico`` cannot end a login.
-The pages are in ``pages.py``, the sockets in ``listen.py``.
+Only GET is served (HEAD too is 405), and every reply carries the pages' headers.
+The pages are in ``pages.py``, the sockets in ``listen.py``, the bounds on other
+local users' connections in ``connections.py``.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ import errno
 import logging
 import socket
 from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from types import TracebackType
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from aiohttp import web
 
+from loopback_login.clock import Sleep, system_sleep
 from loopback_login.errors import (
     AuthorizationError,
     AuthorizationTimeoutError,
@@ -27,6 +32,14 @@ from loopback_login.errors import (
 )
 from loopback_login.loopback import listen, pages
 from loopback_login.loopback.config import LoopbackConfig, RedirectTarget
+from loopback_login.loopback.connections import (
+    ACCEPT_BATCH,
+    IDLE_TIMEOUT,
+    Connection,
+    Pool,
+    QuietLog,
+    connection_budget,
+)
 from loopback_login.protocol.authorize import parse_callback
 
 __all__ = ["LoopbackServer", "Outcome"]
@@ -57,8 +70,15 @@ class LoopbackServer:
         *,
         expected_state: str,
         expected_issuer: str | None = None,
+        idle_timeout: float = IDLE_TIMEOUT,
+        max_connections: int | None = None,
+        sleep: Sleep = system_sleep,
     ) -> None:
         self._config = config
+        self._sleep = sleep
+        self._idle_timeout = idle_timeout
+        self._max_connections = max_connections
+        self._servers: list[asyncio.Server] = []
         self._state = expected_state
         self._issuer = expected_issuer
         self._runner: web.AppRunner | None = None
@@ -99,17 +119,41 @@ class LoopbackServer:
         self._code = loop.create_future()
         self._outcome = loop.create_future()
         sockets = self._bind_first_free()
-        app = web.Application(client_max_size=16 * 1024, middlewares=[self._check_host])
+        app = web.Application(
+            client_max_size=16 * 1024, middlewares=[self._busy, self._check_host]
+        )
+        app.on_response_prepare.append(_secure)
         assert self._target is not None
-        app.router.add_get(self._target.path, self._callback)
+        app.router.add_get(self._target.path, self._callback, allow_head=False)
         if self._target.path != "/":
-            app.router.add_get("/", self._index)
+            app.router.add_get("/", self._index, allow_head=False)
         self._runner = web.AppRunner(
             app, handle_signals=False, access_log=None, shutdown_timeout=1.0
         )
         await self._runner.setup()
-        for sock in sockets:
-            await web.SockSite(self._runner, sock).start()
+        assert self._runner.server is not None
+        limit = self._max_connections or connection_budget()
+        connection = partial(
+            Connection,
+            self._runner.server,
+            loop=loop,
+            pool=Pool(limit),
+            idle_timeout=self._idle_timeout,
+            logger=QuietLog(),
+            access_log=None,
+        )
+        try:
+            for sock in sockets:
+                self._servers.append(
+                    await loop.create_server(
+                        connection, sock=sock, backlog=ACCEPT_BATCH
+                    )
+                )
+        except BaseException:
+            for sock in sockets[len(self._servers) :]:
+                sock.close()  # not yet handed to a server
+            await self._close()
+            raise
         logger.debug("listening for the callback at %s", self.redirect_uri)
         return self
 
@@ -123,10 +167,21 @@ class LoopbackServer:
         if self._outcome is not None and not self._outcome.done():
             self._outcome.set_result(Outcome(error=_cancelled(exc)))
         if self._pages_done:
-            await asyncio.wait(self._pages_done, timeout=self._config.page_timeout)
+            await self._within(
+                asyncio.gather(*self._pages_done, return_exceptions=True),
+                self._config.page_timeout,
+            )
+        await self._close()
+
+    async def _close(self) -> None:
+        for server in self._servers:
+            server.close()
         if self._runner is not None:
-            await self._runner.cleanup()
+            await self._runner.cleanup()  # closes the connections still open
             self._runner = None
+        for server in self._servers:
+            await server.wait_closed()
+        self._servers.clear()
 
     async def wait_for_code(
         self,
@@ -142,16 +197,23 @@ class LoopbackServer:
         """
         assert self._code is not None, "use the server as an async context manager"
         timeout = self._config.timeout
-        waiter = asyncio.shield(self._code)
+        if reminder is not None and reminder_after and reminder_after < timeout:
+            if not await self._within(self._code, reminder_after):
+                reminder()
+            timeout -= reminder_after
+        if not await self._within(self._code, timeout):
+            raise AuthorizationTimeoutError(self._config.timeout)
+        return self._code.result()
+
+    async def _within(self, future: asyncio.Future[Any], seconds: float) -> bool:
+        """Wait for ``future`` at most ``seconds`` on the injected timer (never
+        cancelling it); True if it is done."""
+        timer = asyncio.ensure_future(self._sleep(seconds))
         try:
-            if reminder is not None and reminder_after and reminder_after < timeout:
-                done, _ = await asyncio.wait({waiter}, timeout=reminder_after)
-                if not done:
-                    reminder()
-                timeout -= reminder_after
-            return await asyncio.wait_for(waiter, timeout)
-        except TimeoutError:
-            raise AuthorizationTimeoutError(self._config.timeout) from None
+            await asyncio.wait({future, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timer.cancel()
+        return future.done()
 
     def submit_redirect(self, url: str) -> None:
         """Accept the URL the browser was sent to, pasted by hand (remote logins).
@@ -166,11 +228,12 @@ class LoopbackServer:
         if self._outcome is not None and not self._outcome.done():
             self._outcome.set_result(outcome)
 
-    def _deliver(self, query: Mapping[str, str]) -> bool:
-        """Resolve the login from a callback's query; False if it was not ours."""
+    def _deliver(self, query: Mapping[str, str]) -> None:
+        """Resolve the login from a callback's query, unless it is resolved already
+        (then the page shows how the login ended)."""
         assert self._code is not None
         if self._code.done():
-            return False
+            return
         try:
             code = parse_callback(
                 query, expected_state=self._state, expected_issuer=self._issuer
@@ -181,7 +244,22 @@ class LoopbackServer:
             self._code.set_exception(exc)
             raise
         self._code.set_result(code)
-        return True
+
+    @web.middleware
+    async def _busy(
+        self,
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        # A connection being answered is never the idle one dropped for another.
+        connection = request.protocol
+        if not isinstance(connection, Connection):
+            return await handler(request)
+        connection.started()
+        try:
+            return await handler(request)
+        finally:
+            connection.finished()
 
     @web.middleware
     async def _check_host(
@@ -221,11 +299,9 @@ class LoopbackServer:
         task = asyncio.current_task()
         if task is not None:
             self._pages_done.add(task)
-        try:
-            outcome = await asyncio.wait_for(
-                asyncio.shield(self._outcome), self._config.page_timeout
-            )
-        except TimeoutError:
+        if await self._within(self._outcome, self._config.page_timeout):
+            outcome = self._outcome.result()
+        else:
             outcome = Outcome()
         if outcome.error is not None:
             return pages.error_page(outcome.error, 200)
@@ -259,6 +335,12 @@ class LoopbackServer:
             hint="close the program using it, or register another redirect URI such as "
             f"{listen.next_uri(busy[-1])} in the app and add it with --redirect-uri",
         )
+
+
+async def _secure(request: web.Request, response: web.StreamResponse) -> None:
+    # 404, 405 and 421 too; a page's own policy (the POST form's) is kept.
+    for name, value in pages.HEADERS.items():
+        response.headers.setdefault(name, value)
 
 
 def _cancelled(exc: BaseException | None) -> LoopbackLoginError | None:

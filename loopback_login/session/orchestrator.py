@@ -14,7 +14,7 @@ from types import TracebackType
 
 import aiohttp
 
-from loopback_login.clock import Clock, system_clock
+from loopback_login.clock import Clock, Sleep, system_clock, system_sleep
 from loopback_login.errors import (
     ConfigError,
     LoopbackLoginError,
@@ -54,9 +54,11 @@ class LoginSession:
     ``get_token`` and ``logout`` need only the profile (and the client secret, which
     is never stored: pass it as ``client_secret``). ``pasted`` yields lines a person
     types while the login waits: the URL the browser ended on, for logins whose
-    browser runs on another machine. ``storage`` is where a login keeps the
-    refresh token: ``file`` (the entry) or ``keyring`` (the OS keyring); by
-    default, where the profile's last login kept it, else ``file``.
+    browser runs on another machine. ``clock`` and ``sleep`` are the time seams
+    (:class:`~loopback_login.clock.FrozenClock` provides both for tests).
+    ``storage`` is where a login keeps the refresh token: ``file`` (the entry) or
+    ``keyring`` (the OS keyring); by default, where the profile's last login kept
+    it, else ``file``.
     """
 
     def __init__(
@@ -73,6 +75,7 @@ class LoginSession:
         http_timeout: float = DEFAULT_HTTP_TIMEOUT,
         notify: Notify | None = None,
         pasted: PastedLines | None = None,
+        sleep: Sleep = system_sleep,
         storage: str | None = None,
     ) -> None:
         self.profile = validate_profile_name(profile)
@@ -88,7 +91,9 @@ class LoginSession:
         )
         self._storage = storage
         self._opener = opener or SystemBrowser()
-        self._wiring = Wiring(http, clock=clock, timeout=http_timeout, notify=notify)
+        self._wiring = Wiring(
+            http, clock=clock, timeout=http_timeout, notify=notify, sleep=sleep
+        )
         self._pasted = pasted
         self._busy = asyncio.Lock()
 

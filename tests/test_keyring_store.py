@@ -12,14 +12,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ThreadedEmulator
+from helpers import Cli, EmulatorStarter, ThreadedEmulator, expire, login
 from secret_service import SecretService, gnome_keyring, silent_secret_service
-from test_cli import Cli, expire, login
 
 from loopback_login.emulator import STATE
 from loopback_login.errors import KeyringError, NotLoggedInError
@@ -27,7 +26,6 @@ from loopback_login.store.file_store import FileTokenStore
 from loopback_login.store.keyring_store import KeyringStore
 from loopback_login.store.os_keyring import OSKeyring
 
-EmulatorStarter = Callable[..., ThreadedEmulator]
 BACKEND = "SecretService Keyring"
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
 import pytest
 
+from loopback_login.clock import FrozenClock
 from loopback_login.errors import (
     AuthorizationError,
     AuthorizationTimeoutError,
@@ -91,25 +92,41 @@ async def test_error_callback_fails_the_login_and_escapes(
 
 
 async def test_timeout_then_port_released() -> None:
-    """No callback in time is a timeout; the port is free again afterwards."""
+    """No callback in time is a timeout, not a moment before; the port is free
+    again afterwards. Time moves by hand: no test waits on the wall clock."""
+    clock = FrozenClock()
     port = free_port()
-    config = LoopbackConfig(redirect_uris=(f"http://127.0.0.1:{port}/cb",), timeout=0.2)
-    with pytest.raises(AuthorizationTimeoutError):
-        async with LoopbackServer(config, expected_state=STATE) as srv:
-            await srv.wait_for_code()
+    config = LoopbackConfig(redirect_uris=(f"http://127.0.0.1:{port}/cb",), timeout=300)
+    async with LoopbackServer(config, expected_state=STATE, sleep=clock.sleep) as srv:
+        waiting = asyncio.create_task(srv.wait_for_code())
+        await clock.until_sleepers()
+        clock.advance(299.9)
+        await asyncio.sleep(0)
+        assert not waiting.done()
+        clock.advance(0.1)
+        with pytest.raises(AuthorizationTimeoutError):
+            await waiting
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
 
 
 async def test_reminder_fires_while_waiting() -> None:
-    """After the reminder delay the reminder runs once, and the wait goes on."""
+    """At the reminder's time the reminder runs once, and the wait goes on."""
+    clock = FrozenClock()
     calls: list[int] = []
-    config = LoopbackConfig(timeout=0.3)
-    async with LoopbackServer(config, expected_state=STATE) as srv:
+    config = LoopbackConfig(timeout=300)
+    async with LoopbackServer(config, expected_state=STATE, sleep=clock.sleep) as srv:
+        waiting = asyncio.create_task(
+            srv.wait_for_code(reminder_after=30, reminder=lambda: calls.append(1))
+        )
+        await clock.until_sleepers()
+        clock.advance(30)
+        await clock.until_sleepers()
+        assert calls == [1]
+        assert not waiting.done()
+        clock.advance(270)
         with pytest.raises(AuthorizationTimeoutError):
-            await srv.wait_for_code(
-                reminder_after=0.05, reminder=lambda: calls.append(1)
-            )
+            await waiting
     assert calls == [1]
 
 
@@ -225,3 +242,125 @@ async def test_post_page_escapes_fields(
     assert "&quot;&gt;&lt;script&gt;x()&lt;/script&gt;" in text
     assert "<script>x()" not in text
     assert "script-src 'sha256-" in csp
+
+
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
+
+
+def assert_secured(headers: Mapping[str, str], status: int) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        assert headers.get(name) == value, (status, name, dict(headers))
+    assert "default-src 'none'" in headers.get("Content-Security-Policy", ""), status
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"], status
+
+
+async def raw_exchange(port: int, data: bytes) -> bytes:
+    """Send ``data`` on a fresh connection; everything the server answers."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(data)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(65536), 5)
+    finally:
+        writer.close()
+
+
+def port_of(server: LoopbackServer) -> int:
+    return int(server.redirect_uri.split(":")[2].split("/")[0])
+
+
+async def test_head_is_refused(
+    server: LoopbackServer, http: aiohttp.ClientSession
+) -> None:
+    """Only GET is served: HEAD on the callback or the start URL is a 405."""
+    server.authorize_with_get(
+        "https://platform.ringcentral.com/restapi/oauth/authorize"
+    )
+    for url in (server.redirect_uri, server.start_url):
+        async with http.head(url, params={"state": STATE, "code": "c"}) as resp:
+            assert resp.status == 405, url
+            assert_secured(resp.headers, 405)
+    assert not server._code.done()  # type: ignore[union-attr]
+
+
+async def test_every_reply_carries_the_security_headers(
+    server: LoopbackServer, http: aiohttp.ClientSession
+) -> None:
+    """404, 405, 421 and aiohttp's own 400 for an unreadable request carry the
+    pages' headers, as the pages do."""
+    base = server.redirect_uri.rsplit("/", 1)[0]
+    async with http.get(f"{base}/favicon.ico") as resp:
+        assert resp.status == 404
+        assert_secured(resp.headers, 404)
+    async with http.post(server.redirect_uri) as resp:
+        assert resp.status == 405
+        assert_secured(resp.headers, 405)
+    async with http.get(server.redirect_uri, headers={"Host": "evil.example"}) as resp:
+        assert resp.status == 421
+        assert_secured(resp.headers, 421)
+    async with http.get(server.redirect_uri, params={"state": "forged"}) as resp:
+        assert resp.status == 400
+        assert_secured(resp.headers, 400)
+    answer = await raw_exchange(port_of(server), b"GET / HTTP/9.9\r\n\r\n")
+    head = answer.split(b"\r\n\r\n", 1)[0].decode()
+    assert head.split(" ")[1] == "400", head
+    headers = dict(
+        line.split(": ", 1) for line in head.splitlines()[1:] if ": " in line
+    )
+    assert_secured(headers, 400)
+
+
+async def test_idle_and_slow_connections_are_closed() -> None:
+    """A connection that sends nothing, or a request that never ends, is closed
+    after the idle timeout although bytes keep coming."""
+    config = LoopbackConfig(timeout=5)
+    async with LoopbackServer(config, expected_state=STATE, idle_timeout=0.5) as srv:
+        port = port_of(srv)
+        silent = await asyncio.open_connection("127.0.0.1", port)
+        slow = await asyncio.open_connection("127.0.0.1", port)
+        slow[1].write(b"GET /callback?state=")
+        for _ in range(3):  # a byte at a time does not keep it open
+            await asyncio.sleep(0.1)
+            slow[1].write(b"x")
+        for reader, writer in (silent, slow):
+            assert await asyncio.wait_for(reader.read(), 3) == b""
+            writer.close()
+
+
+async def test_connections_are_bounded_and_the_callback_gets_in(
+    http: aiohttp.ClientSession,
+) -> None:
+    """Over the bound, the oldest idle connection is dropped: 40 squatters on a
+    bound of 8 leave at most 8 open, and the real callback is answered."""
+    config = LoopbackConfig(timeout=5)
+    async with LoopbackServer(config, expected_state=STATE, max_connections=8) as srv:
+        port = port_of(srv)
+        squatters = [
+            await asyncio.open_connection("127.0.0.1", port) for _ in range(40)
+        ]
+        await asyncio.sleep(0.2)
+        still_open = 0
+        for reader, _ in squatters:
+            try:
+                await asyncio.wait_for(reader.read(), 0.05)
+            except TimeoutError:
+                still_open += 1
+        assert still_open <= 8
+
+        async def callback() -> int:
+            async with http.get(
+                srv.redirect_uri, params={"state": STATE, "code": "c"}
+            ) as resp:
+                return resp.status
+
+        task = asyncio.create_task(callback())
+        assert await srv.wait_for_code() == "c"
+        srv.finish(Outcome(account="A"))
+        assert await task == 200
+        for _, writer in squatters:
+            writer.close()
