@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from loopback_login.cli.common import (
+    Seconds,
     common,
     drive,
     read_secret,
@@ -29,10 +30,13 @@ from loopback_login.cli.fast import FORMATS, format_token
 from loopback_login.cli.login_options import build_provider, login_options
 from loopback_login.cli.output import report
 from loopback_login.errors import (
+    QUOTE_LIMIT,
     CorruptEntryError,
     LoopbackLoginError,
     NotLoggedInError,
+    TokenStoreError,
     login_hint,
+    printable,
 )
 from loopback_login.loopback.config import LoopbackConfig
 from loopback_login.protocol.token_client import DEFAULT_HTTP_TIMEOUT
@@ -134,7 +138,7 @@ def login(profile: str, cache_dir: str | None, verbose: bool, **opts: Any) -> No
 )
 @click.option(
     "--min-valid",
-    type=click.FloatRange(min=0),
+    type=Seconds(min=0),
     metavar="SECONDS",
     help="Refresh first if the token expires sooner [default: a tenth of "
     "its lifetime, at most 300].",
@@ -148,13 +152,13 @@ def login(profile: str, cache_dir: str | None, verbose: bool, **opts: Any) -> No
 @click.option("--no-browser", is_flag=True, help="With --login: print the URL only.")
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=1),
+    type=Seconds(min=1),
     default=300.0,
     help="With --login: seconds to wait for the sign-in.",
 )
 @click.option(
     "--http-timeout",
-    type=click.FloatRange(min=0.1),
+    type=Seconds(min=0.1),
     default=DEFAULT_HTTP_TIMEOUT,
     help="Seconds to wait for the token endpoint.",
 )
@@ -166,6 +170,8 @@ def token(
     client_secret_file: Any, client_secret: str | None,
 ) -> None:  # fmt: skip
     """Print a valid access token, refreshing it if needed."""
+    if no_browser and not login_:
+        raise click.UsageError("--no-browser applies only with --login")
     store = setup(verbose, cache_dir)
     from loopback_login.loopback.browser import NoBrowser
 
@@ -194,8 +200,10 @@ def status(
     profile: str, cache_dir: str | None, verbose: bool, as_json: bool, all_: bool
 ) -> None:
     """Show saved sessions: server, client, user, scopes, expiry. Never a token."""
-    store = setup(verbose, cache_dir)
     asked = click.get_current_context().get_parameter_source("profile")
+    if all_ and asked is not click.core.ParameterSource.DEFAULT:
+        raise click.UsageError("--all and --profile exclude each other")
+    store = setup(verbose, cache_dir)
     single = not all_ and asked is not click.core.ParameterSource.DEFAULT
     names = [validate_profile_name(profile)] if single else store.profiles()
     now = time.time()
@@ -232,17 +240,20 @@ def format_status(row: dict[str, Any], now: float) -> str:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
         return f"{stamp} ({'in ' + _span(left) if left > 0 else _span(-left) + ' ago'})"
 
+    # Every field but the times may be the server's (or a hostile file's) words.
+    show = {k: printable(v, 1000 if k == "scope" else QUOTE_LIMIT) if v else "-"
+            for k, v in row.items() if isinstance(v, str | None)}  # fmt: skip
     identity = row["identity"] or {}
-    who = row["account"] or "-"
+    who = printable(row["account"] or "-")
     if identity and not identity.get("signature_checked", True):
         who += " (ID token signature not checked: HS256 without a client secret)"
     lines = [
-        f"{row['profile']}: {row['state']}",
-        f"  server:     {row['server']}",
-        f"  client id:  {row['client_id']} ({row['client_auth']})",
+        f"{show['profile']}: {show['state']}",
+        f"  server:     {show['server']}",
+        f"  client id:  {show['client_id']} ({show['client_auth']})",
         f"  user:       {who}",
-        f"  owner id:   {row['owner_id'] or '-'}   endpoint id: {row['endpoint_id'] or '-'}",
-        f"  scope:      {row['scope'] or '-'}",
+        f"  owner id:   {show['owner_id']}   endpoint id: {show['endpoint_id']}",
+        f"  scope:      {show['scope']}",
         f"  access:     expires {when(row['access_expires_at'])}",
         "  refresh:    "
         + (
@@ -254,7 +265,7 @@ def format_status(row: dict[str, Any], now: float) -> str:
     if row["has_refresh_token"]:
         lines.append(f"  stored in:  {_stored_in(row['refresh_token_storage'])}")
     if row["dead"]:
-        lines.append(f"  ended:      {row['dead']}")
+        lines.append(f"  ended:      {show['dead']}")
     return "\n".join(lines)
 
 
@@ -279,9 +290,7 @@ def _span(seconds: float) -> str:
     is_flag=True,
     help="Only forget the local copy; the server session lives until it expires.",
 )
-@click.option(
-    "--http-timeout", type=click.FloatRange(min=0.1), default=DEFAULT_HTTP_TIMEOUT
-)
+@click.option("--http-timeout", type=Seconds(min=0.1), default=DEFAULT_HTTP_TIMEOUT)
 @secret_options
 @common
 def logout(
@@ -320,13 +329,25 @@ def logout(
                 )
 
     drive(go())
+
+    def why(exc: LoopbackLoginError) -> str:  # nothing was revoked if the store failed
+        return (
+            str(exc)
+            if isinstance(exc, TokenStoreError)
+            else f"the revocation failed: {exc}"
+        )
+
     for name, exc in failures[:-1]:
-        say(f"error: profile {name!r} kept: the revocation failed: {exc}")
+        say(f"error: profile {name!r} kept: {why(exc)}")
     if failures:
         name, exc = failures[-1]
+        if isinstance(exc, TokenStoreError):
+            raise TokenStoreError(
+                f"profile {name!r} kept: {exc}", hint=exc.hint
+            ) from exc
         local_hint = "or, to forget it here only, add --local"
         raise LoopbackLoginError(
-            f"profile {name!r} kept: the revocation failed: {exc}",
+            f"profile {name!r} kept: {why(exc)}",
             hint=f"{exc.hint}; {local_hint}" if exc.hint else local_hint,
         ) from exc
     if not names and all_:

@@ -18,7 +18,7 @@ new ``id``, so what one session left behind is never taken for another's.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, suppress
 from typing import Any
 
@@ -28,8 +28,9 @@ from loopback_login.errors import (
     TokenStoreError,
     login_hint,
 )
-from loopback_login.store.file_store import TokenStore
+from loopback_login.store.file_store import EntryReservation, TokenStore
 from loopback_login.store.os_keyring import SERVICE, OSKeyring
+from loopback_login.store.valid import is_token
 
 __all__ = ["STORAGES", "KeyringStore", "keyring_aware"]
 
@@ -85,26 +86,27 @@ class KeyringStore:
     def save(self, profile: str, entry: dict[str, Any]) -> None:
         """Save ``entry``; for a keyring profile, its refresh token goes to the
         keyring first (only if it changed), and the entry names the item."""
-        old = self._ref_on_disk(profile)
-        given = _ref(entry.get("keyring"))
-        settings = entry.get("settings")
-        if not isinstance(settings, Mapping) or settings.get("storage") != "keyring":
-            self.inner.save(profile, {k: v for k, v in entry.items() if k != "keyring"})
-            self._forget(old, given, keep=None)
-            return
-        tokens = dict(entry["tokens"])
-        token = tokens.get("refresh_token")
-        ref = given
-        # A dead session's token is spent: nothing to keep, nothing to write.
-        if (
-            token is not None
-            and not entry.get("dead")
-            and (given is None or not self._holds(given, token))
-        ):
-            ref = self._write(profile, given, str(token))
-        tokens["refresh_token"] = None
-        self.inner.save(profile, {**entry, "tokens": tokens, "keyring": ref})
-        self._forget(old, given, keep=ref)
+        self._put(profile, entry, lambda data: self.inner.save(profile, data))
+
+    def reserve(self, profile: str) -> EntryReservation:
+        """The inner store's room for the successor; for a keyring profile, the
+        keyring is also proven to take a write, before a refresh spends a token."""
+        room = self.inner.reserve(profile)
+        try:
+            if self._ref_on_disk(profile) is not None:
+                self.keyring.check()
+        except BaseException:
+            room.release()
+            raise
+
+        def commit(entry: dict[str, Any], keep_unsaved: bool) -> None:
+            self._put(
+                profile,
+                entry,
+                lambda data: room.commit(data, keep_unsaved=keep_unsaved),
+            )
+
+        return EntryReservation(commit, room.release, lambda: room.held)
 
     def delete(self, profile: str) -> bool:
         """Remove the keyring item, then the entry: if the keyring fails, the entry
@@ -115,8 +117,8 @@ class KeyringStore:
             self.keyring.delete(_user(ref))
         return self.inner.delete(profile)
 
-    def check_writable(self, profile: str, size: int = 4096) -> None:
-        self.inner.check_writable(profile, size)
+    def check_writable(self, profile: str) -> None:
+        self.inner.check_writable(profile)
 
     def profiles(self) -> list[str]:
         return self.inner.profiles()
@@ -150,9 +152,16 @@ class KeyringStore:
         for step in (1, 0):
             user = _user(ref, step)
             value = self.keyring.get(user)
-            if value:
-                self._known[user] = value
-                return value, {**ref, "n": ref["n"] + step}
+            if value is None:
+                continue
+            if not is_token(value):  # put there by someone else: not ours to send
+                raise NotLoggedInError(
+                    f"the OS keyring's item {SERVICE!r} / {user!r} of profile "
+                    f"{profile!r} does not hold a refresh token",
+                    hint=login_hint(profile),
+                )
+            self._known[user] = value
+            return value, {**ref, "n": ref["n"] + step}
         raise NotLoggedInError(
             f"the refresh token of profile {profile!r} is missing from the OS keyring "
             f"({ref['backend']}): its item {SERVICE!r} / {_user(ref)!r} was removed",
@@ -160,6 +169,33 @@ class KeyringStore:
         )
 
     # -- steps ---------------------------------------------------------------------
+
+    def _put(
+        self,
+        profile: str,
+        entry: dict[str, Any],
+        write: Callable[[dict[str, Any]], None],
+    ) -> None:
+        old = self._ref_on_disk(profile)
+        given = _ref(entry.get("keyring"))
+        settings = entry.get("settings")
+        if not isinstance(settings, Mapping) or settings.get("storage") != "keyring":
+            write({k: v for k, v in entry.items() if k != "keyring"})
+            self._forget(old, given, keep=None)
+            return
+        tokens = dict(entry["tokens"])
+        token = tokens.get("refresh_token")
+        ref = given
+        # A dead session's token is spent: nothing to keep, nothing to write.
+        if (
+            token is not None
+            and not entry.get("dead")
+            and (given is None or not self._holds(given, token))
+        ):
+            ref = self._write(profile, given, str(token))
+        tokens["refresh_token"] = None
+        write({**entry, "tokens": tokens, "keyring": ref})
+        self._forget(old, given, keep=ref)
 
     def _ref_on_disk(self, profile: str) -> dict[str, Any] | None:
         try:
