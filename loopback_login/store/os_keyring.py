@@ -107,8 +107,11 @@ class OSKeyring:
         """Make sure a secret can be written, read back and removed now; the backend's
         name. Run before a login opens the browser."""
         if not self._probed:
-            self.set("probe", os.urandom(16).hex())
-            self.delete("probe")
+            # An item of its own: parallel processes probing must not read back
+            # each other's values.
+            probe = f"probe-{os.urandom(8).hex()}"
+            self.set(probe, os.urandom(16).hex())
+            self.delete(probe)
             self._probed = True
         return self.name
 
