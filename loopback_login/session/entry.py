@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from loopback_login.errors import CorruptEntryError
@@ -13,7 +14,11 @@ from loopback_login.protocol.tokens import TokenSet
 from loopback_login.store.file_store import TokenStore
 from loopback_login.store.valid import entry_problem
 
-__all__ = ["ProfileEntry", "describe", "load_entry"]
+__all__ = ["KEEPALIVE", "ProfileEntry", "describe", "iso_utc", "load_entry"]
+
+KEEPALIVE = "keepalive"
+"""The setting that opts a profile in to ``keepalive --all``: a choice of the
+person's, so a new login of the profile keeps it."""
 
 
 @dataclass(frozen=True, repr=False)
@@ -88,6 +93,21 @@ class ProfileEntry:
         return replace(self, dead=reason)
 
     @property
+    def keepalive(self) -> bool:
+        """Whether ``keepalive --all`` keeps this session alive."""
+        return self.settings.get(KEEPALIVE) is True
+
+    def kept_settings(self) -> dict[str, Any]:
+        """The settings a new login of this profile keeps."""
+        return {KEEPALIVE: True} if self.keepalive else {}
+
+    def with_keepalive(self, on: bool) -> ProfileEntry:
+        settings = {k: v for k, v in self.settings.items() if k != KEEPALIVE}
+        if on:
+            settings[KEEPALIVE] = True
+        return replace(self, settings=settings)
+
+    @property
     def account(self) -> str | None:
         """Who signed in, as a person would name them: the ID token's name, else
         the extension the token belongs to."""
@@ -145,7 +165,8 @@ def describe(entry: ProfileEntry, *, now: float) -> dict[str, Any]:
     if entry.keyring is not None and tokens.refresh_token is None:
         # The token itself is in the keyring; its expiry is here.
         tokens = replace(tokens, refresh_token="")
-    if entry.dead:
+    ended = tokens.session_expires_at is not None and tokens.session_expires_at <= now
+    if entry.dead or ended:
         state = "needs login"
     elif not tokens.is_expired(now=now) and not tokens.needs_refresh(now=now):
         state = "valid"
@@ -173,6 +194,12 @@ def describe(entry: ProfileEntry, *, now: float) -> dict[str, Any]:
         "identity": identity or None,
         "account": entry.account,
         "dead": entry.dead,
+        "session_expires_at": tokens.session_expires_at,
+        "keepalive": entry.keepalive,
+        # The same moments for people and for tools that do not count seconds.
+        "access_expires_at_utc": iso_utc(tokens.expires_at),
+        "refresh_expires_at_utc": iso_utc(tokens.refresh_token_expires_at),
+        "session_expires_at_utc": iso_utc(tokens.session_expires_at),
     }
 
 
@@ -181,3 +208,11 @@ def _storage(entry: ProfileEntry) -> str:
     if entry.keyring is not None:
         return f"keyring: {entry.keyring.get('backend') or 'unknown'}"
     return "file"
+
+
+def iso_utc(epoch: float | None) -> str | None:
+    """``2027-01-15T08:00:00Z`` for an epoch time; None stays None."""
+    if epoch is None:
+        return None
+    stamp = datetime.fromtimestamp(epoch, tz=UTC).replace(microsecond=0)
+    return stamp.isoformat().replace("+00:00", "Z")
