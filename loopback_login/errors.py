@@ -17,7 +17,8 @@
     ├── IDTokenError                        signature, iss, aud, exp, iat
     │   └── NonceMismatchError
     ├── TokenStoreError(OSError)            the cache cannot be read or written
-    │   └── CorruptEntryError               an entry that is not ours to read
+    │   ├── CorruptEntryError               an entry that is not ours to read
+    │   └── KeyringError                    the OS keyring is missing, locked or silent
     └── NotLoggedInError                    nothing usable cached for the profile
         └── SessionExpiredError             the server ended the session; log in again
 
@@ -37,6 +38,7 @@ __all__ = [
     "IDTokenError",
     "InvalidGrantError",
     "IssuerMismatchError",
+    "KeyringError",
     "LoopbackBindError",
     "LoopbackLoginError",
     "NetworkError",
@@ -240,6 +242,10 @@ class TokenStoreError(LoopbackLoginError, OSError):
 
 class CorruptEntryError(TokenStoreError):
     """A cache entry is damaged; it was moved aside, never deleted."""
+
+
+class KeyringError(TokenStoreError):
+    """The OS keyring cannot be used now: none found, locked, or not answering."""
 
 
 class NewerEntryError(TokenStoreError):

@@ -142,7 +142,7 @@ def login(profile: str, cache_dir: str | None, verbose: bool, **opts: Any) -> No
     session = LoginSession(
         provider, profile=profile, loopback=loopback, store=store, opener=opener,
         http_timeout=opts["http_timeout"], notify=say, network=network, jwt=jwt,
-        pasted=stdin_lines() if browser else None,
+        pasted=stdin_lines() if browser else None, storage=opts["storage"],
     )  # fmt: skip
 
     async def go() -> ProfileEntry | None:
@@ -320,6 +320,8 @@ def format_status(row: dict[str, Any], now: float) -> str:
             else "none"
         ),
     ]
+    if row["has_refresh_token"]:
+        lines.append(f"  stored in:  {_stored_in(row['refresh_token_storage'])}")
     if row["session_expires_at"] is not None:
         lines.append(
             f"  session:    ends {when(row['session_expires_at'])} (absolute limit)"
@@ -334,6 +336,12 @@ _GRANT_NAMES = {
     "authorization_code": "authorization_code (a person signs in with the browser)",
     "jwt": "jwt (the user's JWT credential; no browser)",
 }
+
+
+def _stored_in(storage: str) -> str:
+    if storage == "file":
+        return "file: the refresh token is plain text on disk (--storage keyring keeps it in the OS keyring)"
+    return f"{storage} (the refresh token; the access token is on disk)"
 
 
 def _span(seconds: float) -> str:

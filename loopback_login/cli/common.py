@@ -222,6 +222,8 @@ def summary(entry: ProfileEntry) -> str:
     refresh = (
         "with a refresh token" if status["has_refresh_token"] else "no refresh token"
     )
+    if status["has_refresh_token"]:
+        refresh += f" ({status['refresh_token_storage']})"
     minutes = max(0, int((status["access_expires_at"] - time.time()) // 60))
     return (
         f"Signed in to {status['server']} as {who} (profile {entry.profile!r}).\n"

@@ -214,8 +214,11 @@ def _prepare(
             return None
         secret = opts["client_secret"] or environ.get(CLIENT_SECRET_ENV) or None
         provider = build_provider(opts, settings, secret)
-        # A JWT profile signs in with no browser at all: the full command's job.
+        # A JWT profile signs in with no browser at all, and a keyring profile
+        # keeps its secret through the keyring: both the full command's job.
         if provider.grant != "authorization_code":
+            return None
+        if (settings or {}).get("storage", "file") != "file":
             return None
         if provider.auth_method not in _CHOICES["client_auth"]:
             return None

@@ -66,6 +66,10 @@ def login_options(func: F) -> F:
                      help="Also trust the CA certificates in PEM (a corporate "
                      "proxy's root), remembered by the profile; 'none' forgets it "
                      "[also: $SSL_CERT_FILE]."),
+        click.option("--storage", type=click.Choice(["file", "keyring"]),
+                     help="Where the refresh token is kept: the entry file (plain "
+                     "text, 0600) or the OS keyring [default: file, or the "
+                     "profile's]."),
         click.option("--issuer", help="Expected ID-token issuer [default: the server]."),
         click.option("--jwks-uri", help="Where the ID-token keys are, without discovery."),
         *[click.option(f"--{name.replace('_', '-')}", name,

@@ -37,6 +37,9 @@ class ProfileEntry:
     identity: Mapping[str, Any] | None = None
     provider_keys: ProviderKeys | None = None
     dead: str | None = None
+    # Where in the OS keyring the refresh token is, for a ``storage: keyring``
+    # profile (then ``tokens.refresh_token`` is None until it is read from there).
+    keyring: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -51,6 +54,7 @@ class ProfileEntry:
             if self.provider_keys is None
             else self.provider_keys.to_json(),
             "dead": self.dead,
+            **({} if self.keyring is None else {"keyring": dict(self.keyring)}),
         }
 
     @classmethod
@@ -71,9 +75,19 @@ class ProfileEntry:
                 identity=_mapping_or_none(data.get("identity")),
                 provider_keys=ProviderKeys.from_json(data.get("provider_keys")),
                 dead=None if data.get("dead") is None else str(data["dead"]),
+                keyring=_keyring_or_none(data.get("keyring")),
             )
         except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as exc:
             raise CorruptEntryError(f"missing or bad field {exc}") from exc
+
+    @property
+    def storage(self) -> str:
+        """Where the refresh token is kept: ``file`` (the entry) or ``keyring``."""
+        return str(self.settings.get("storage") or "file")
+
+    @property
+    def has_refresh_token(self) -> bool:
+        return self.tokens.refresh_token is not None or self.keyring is not None
 
     def mark_dead(self, reason: str) -> ProfileEntry:
         return replace(self, dead=reason)
@@ -114,6 +128,12 @@ def _mapping_or_none(value: Any) -> Mapping[str, Any] | None:
     raise TypeError("identity is not an object")
 
 
+def _keyring_or_none(value: Any) -> Mapping[str, Any] | None:
+    if value is None or isinstance(value, Mapping):
+        return value
+    raise TypeError("keyring is not an object")
+
+
 def load_entry(
     store: TokenStore, profile: str, *, quiet: bool = False
 ) -> ProfileEntry | None:
@@ -142,6 +162,9 @@ def load_entry(
 def describe(entry: ProfileEntry, *, now: float) -> dict[str, Any]:
     """The status of a profile, for people and for ``status --json``. Never a token."""
     tokens = entry.tokens
+    if entry.keyring is not None and tokens.refresh_token is None:
+        # The token itself is in the keyring; its expiry is here.
+        tokens = replace(tokens, refresh_token="")
     ended = tokens.session_expires_at is not None and tokens.session_expires_at <= now
     if entry.dead or ended:
         state = "needs login"
@@ -167,7 +190,8 @@ def describe(entry: ProfileEntry, *, now: float) -> dict[str, Any]:
         "scope": tokens.scope,
         "access_expires_at": tokens.expires_at,
         "refresh_expires_at": tokens.refresh_token_expires_at,
-        "has_refresh_token": tokens.refresh_token is not None,
+        "has_refresh_token": entry.has_refresh_token,
+        "refresh_token_storage": _storage(entry),
         "identity": identity or None,
         "account": entry.account,
         "dead": entry.dead,
@@ -178,6 +202,13 @@ def describe(entry: ProfileEntry, *, now: float) -> dict[str, Any]:
         "refresh_expires_at_utc": iso_utc(tokens.refresh_token_expires_at),
         "session_expires_at_utc": iso_utc(tokens.session_expires_at),
     }
+
+
+def _storage(entry: ProfileEntry) -> str:
+    """Where the long-lived secret lives: ``file`` or ``keyring: <backend>``."""
+    if entry.keyring is not None:
+        return f"keyring: {entry.keyring.get('backend') or 'unknown'}"
+    return "file"
 
 
 def iso_utc(epoch: float | None) -> str | None:

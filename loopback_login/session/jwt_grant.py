@@ -10,6 +10,7 @@ profile's lock, so parallel callers share one exchange.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Mapping, MutableMapping
 from typing import Any
@@ -137,8 +138,10 @@ async def jwt_sign_in(
     store: TokenStore,
     wiring: Wiring,
     previous: ProfileEntry | None = None,
+    storage: str = "file",
 ) -> ProfileEntry:
-    """Exchange the credential for a new session and save it as ``profile``'s entry."""
+    """Exchange the credential for a new session and save it as ``profile``'s entry
+    (its refresh token where ``storage`` says: ``file`` or ``keyring``)."""
     if jwt is None:
         raise ConfigError(
             f"profile {profile!r} signs in with a JWT credential, and none was given",
@@ -149,7 +152,13 @@ async def jwt_sign_in(
     # per app): open none that could not be saved, and revoke one that was not.
     with store.reserve(profile) as room:
         return await _exchange_and_keep(
-            provider, jwt, profile=profile, room=room, wiring=wiring, previous=previous
+            provider,
+            jwt,
+            profile=profile,
+            room=room,
+            wiring=wiring,
+            previous=previous,
+            storage=storage,
         )
 
 
@@ -161,6 +170,7 @@ async def _exchange_and_keep(
     room: EntryReservation,
     wiring: Wiring,
     previous: ProfileEntry | None,
+    storage: str,
 ) -> ProfileEntry:
     client = TokenClient(provider, wiring)
     try:
@@ -174,6 +184,9 @@ async def _exchange_and_keep(
         raise
     try:
         entry = await _entry_for(tokens, provider, profile, wiring, previous)
+        entry = dataclasses.replace(
+            entry, settings={**entry.settings, "storage": storage}
+        )
         room.commit(entry.to_json(), keep_unsaved=False)
     except LoopbackLoginError:
         # Not kept: a session nobody holds must not stay live at the server.

@@ -33,8 +33,10 @@ from loopback_login.errors import (
 from loopback_login.protocol.provider import ProviderConfig
 from loopback_login.protocol.wiring import DEFAULT_HTTP_TIMEOUT, Notify, Wiring
 from loopback_login.session.entry import ProfileEntry, iso_utc, load_entry
+from loopback_login.session.keyring_secret import with_refresh_token
 from loopback_login.session.refresh import refresh_entry
 from loopback_login.store.file_store import TokenStore
+from loopback_login.store.keyring_store import keyring_aware
 
 __all__ = [
     "DEFAULT_SPACING",
@@ -190,7 +192,7 @@ class KeepAlive:
         http_timeout: float = DEFAULT_HTTP_TIMEOUT,
         notify: Notify | None = None,
     ) -> None:
-        self._store = store
+        self._store = keyring_aware(store)  # keyring profiles' tokens are there
         self._wiring = Wiring(
             http, clock=clock, timeout=http_timeout, notify=notify, sleep=sleep
         )
@@ -263,7 +265,7 @@ class KeepAlive:
                 entry.settings, client_secret=self._secret
             )
             fresh = await refresh_entry(
-                entry,
+                await with_refresh_token(self._store, entry),
                 provider=provider,
                 store=self._store,
                 wiring=self._wiring,

@@ -32,6 +32,11 @@ from loopback_login.protocol.tokens import TokenSet
 from loopback_login.protocol.wiring import DEFAULT_HTTP_TIMEOUT, Notify, Wiring
 from loopback_login.session.entry import ProfileEntry, load_entry
 from loopback_login.session.jwt_grant import jwt_sign_in, renew_jwt_session
+from loopback_login.session.keyring_secret import (
+    check_storage,
+    storage_for,
+    with_refresh_token,
+)
 from loopback_login.session.refresh import refresh_entry
 from loopback_login.session.rejected import still_rejected
 from loopback_login.session.signin import sign_in
@@ -41,6 +46,7 @@ from loopback_login.store.file_store import (
     default_store_dir,
     validate_profile_name,
 )
+from loopback_login.store.keyring_store import keyring_aware
 
 __all__ = ["LoginSession"]
 
@@ -59,6 +65,9 @@ class LoginSession:
     the user's JWT credential, for a provider (or profile) whose ``grant`` is
     ``jwt``: it starts sessions with no browser, and starts a new one when the
     refresh token is dead. It is never stored either.
+    ``storage`` is where a login keeps the refresh token: ``file`` (the entry) or
+    ``keyring`` (the OS keyring); by default, where the profile's last login kept
+    it, else ``file``.
     """
 
     def __init__(
@@ -78,6 +87,7 @@ class LoginSession:
         network: NetworkSettings | None = None,
         sleep: Sleep = system_sleep,
         jwt: str | None = None,
+        storage: str | None = None,
     ) -> None:
         self.profile = validate_profile_name(profile)
         # The secret is folded into the provider here, once; a provider read back
@@ -87,9 +97,10 @@ class LoginSession:
         self._secret = client_secret
         self._provider = provider.with_secret(client_secret) if provider else None
         self._loopback = loopback or LoopbackConfig()
-        self._store = (
+        self._store = keyring_aware(
             store if store is not None else FileTokenStore(default_store_dir())
         )
+        self._storage = storage
         self._opener = opener or SystemBrowser()
         self._network = network
         self._wiring = Wiring(
@@ -124,6 +135,8 @@ class LoginSession:
         ``head_start``: the browser was sent off already, for this session's
         provider and loopback settings (the CLI does so before loading the rest).
         """
+        # A keyring that cannot take the secret must fail before the browser opens.
+        await check_storage(self._store, self.profile, self._storage)
         async with self._busy, self._locked():
             return await self._login_locked(head_start)
 
@@ -209,7 +222,9 @@ class LoginSession:
             self._store.check_writable(self.profile)
             if not local and not entry.dead:
                 self._adopt_network(entry)
-                tokens = entry.tokens
+                tokens = (
+                    await with_refresh_token(self._store, entry, lenient=True)
+                ).tokens
                 await TokenClient(self._provider_for(entry), self._wiring).revoke(
                     tokens.refresh_token or tokens.access_token
                 )
@@ -227,6 +242,13 @@ class LoginSession:
         provider, loopback = self._login_settings(previous)
         if previous is not None:
             self._adopt_network(previous)
+        storage = storage_for(self._storage, previous)
+        await check_storage(self._store, self.profile, storage)
+        if previous is not None and not previous.dead:
+            # Its refresh token revokes it after the login; the item goes then.
+            previous = await with_refresh_token(
+                self._store, previous, lenient=True, notify=self._wiring.notify
+            )
         if provider.grant == "jwt":
             entry = await jwt_sign_in(
                 provider,
@@ -235,6 +257,7 @@ class LoginSession:
                 store=self._store,
                 wiring=self._wiring,
                 previous=previous,
+                storage=storage,
             )
         else:
             # Before the browser opens: a sign-in whose session cannot be saved
@@ -251,6 +274,7 @@ class LoginSession:
                     opener=self._opener,
                     pasted=self._pasted,
                     head_start=head_start,
+                    storage=storage,
                     kept=previous.kept_settings() if previous is not None else None,
                 )
         if previous is not None and not previous.dead:
@@ -262,14 +286,14 @@ class LoginSession:
         provider = self._provider_for(entry)
         if provider.grant == "jwt":
             return await renew_jwt_session(
-                entry,
+                await with_refresh_token(self._store, entry),
                 provider=provider,
                 jwt=self._jwt,
                 store=self._store,
                 wiring=self._wiring,
             )
         return await refresh_entry(
-            entry,
+            await with_refresh_token(self._store, entry),
             provider=provider,
             store=self._store,
             wiring=self._wiring,

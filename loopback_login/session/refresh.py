@@ -113,6 +113,7 @@ async def refresh_entry(
             saved_at=wiring.clock(),
             identity=identity.identity or entry.identity,
             provider_keys=identity.keys or entry.provider_keys,
+            keyring=entry.keyring,  # the item the successor follows, if in the keyring
         )
         try:
             room.commit(successor.to_json())

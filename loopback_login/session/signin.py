@@ -51,6 +51,7 @@ async def sign_in(
     opener: BrowserOpener,
     pasted: PastedLines | None = None,
     head_start: HeadStart | None = None,
+    storage: str = "file",
     kept: Mapping[str, Any] | None = None,
 ) -> ProfileEntry:
     """Sign in with the browser and save the session as ``profile``'s entry, in
@@ -59,7 +60,8 @@ async def sign_in(
     ``provider`` carries the client secret, if the app has one. ``kept`` are the
     profile's own settings (keep-alive) that outlive the session they came with.
     ``head_start`` is a sign-in whose browser was already sent off (its sockets,
-    secrets and URL).
+    secrets and URL); ``storage`` is where the refresh token is to be kept
+    (``file`` or ``keyring``).
     """
     # A missing secret or unreadable key must show before the person signs in, and
     # so must a server that is not there or not an OAuth server. A head start did
@@ -131,6 +133,7 @@ async def sign_in(
                 settings["redirect_uris"] = list(loopback.redirect_uris)
                 settings.update(wiring.network.to_profile())
                 settings.update(kept or {})
+                settings["storage"] = storage
                 entry = ProfileEntry(
                     profile=profile,
                     settings=settings,

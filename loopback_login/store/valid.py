@@ -91,6 +91,8 @@ def entry_problem(entry: Mapping[str, Any]) -> str | None:
         return "identity is not an object"
     if entry.get("dead") is not None and type(entry["dead"]) is not str:
         return "dead is not text"
+    if entry.get("keyring") is not None and type(entry["keyring"]) is not dict:
+        return "keyring is not an object"
     return None  # provider_keys: a damaged copy costs only a refetch
 
 
@@ -151,4 +153,7 @@ def _usable(
 
 def _refreshable(entry: Mapping[str, Any] | None) -> bool:
     tokens = entry.get("tokens") if entry and not entry.get("dead") else None
-    return isinstance(tokens, dict) and bool(tokens.get("refresh_token"))
+    # A keyring profile's entry names the item that holds its refresh token.
+    return isinstance(tokens, dict) and bool(
+        tokens.get("refresh_token") or entry.get("keyring")  # type: ignore[union-attr]
+    )
