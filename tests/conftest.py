@@ -38,10 +38,14 @@ def _clean_env(
         "LOOPBACK_LOGIN_PROFILE",
         "LOOPBACK_LOGIN_CLIENT_SECRET",
         "LOOPBACK_LOGIN_HOME",
+        "LOOPBACK_LOGIN_CLIENT_ID",
+        "LOOPBACK_LOGIN_SERVER",
+        "LOOPBACK_LOGIN_CONFIG",
         "BROWSER",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
 
 
 @pytest.fixture

@@ -135,6 +135,7 @@ class Cli:
         self.env = {
             **os.environ,
             "LOOPBACK_LOGIN_HOME": str(home),
+            "LOOPBACK_LOGIN_CONFIG": str(home.parent / "config.toml"),
             "BROWSER": f"{sys.executable} {HERE / 'browser_cmd.py'} %s",
             "PYTHONPATH": os.pathsep.join([str(HERE.parent), str(HERE)]),
         }
@@ -150,6 +151,10 @@ class Cli:
             timeout=60,
             stdin=subprocess.DEVNULL,
         )
+
+    @property
+    def config_file(self) -> Path:
+        return Path(self.env["LOOPBACK_LOGIN_CONFIG"])
 
     def entry(self, profile: str = "default") -> dict[str, Any]:
         return json.loads((self.home / f"{profile}.json").read_text())

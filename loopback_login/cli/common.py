@@ -18,10 +18,16 @@ from loopback_login.environment import CLIENT_SECRET_ENV as SECRET_ENV
 from loopback_login.environment import HOME_ENV, PROFILE_ENV
 from loopback_login.errors import ConfigError
 from loopback_login.session.entry import ProfileEntry, describe
-from loopback_login.store.file_store import FileTokenStore, default_store_dir
+from loopback_login.store.file_store import (
+    FileTokenStore,
+    default_store_dir,
+    validate_profile_name,
+)
 
 __all__ = [
     "SECRET_ENV",
+    "Invocation",
+    "check_profile",
     "common",
     "drive",
     "read_secret",
@@ -44,12 +50,32 @@ def drive(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
+class Invocation:
+    """The command running and the store it opened: what a hint is fitted to."""
+
+    command: click.Command | None = None
+    store: FileTokenStore | None = None
+
+
+def check_profile(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> str | None:
+    """A bad profile name is a usage error (exit code 2), found before any work."""
+    if value is None:
+        return None
+    try:
+        return validate_profile_name(value)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
+
+
 def common(func: F) -> F:
     """--profile, --cache-dir and --verbose, on every command that reads the cache."""
     options = [
         click.option(
             "--profile", "-p", envvar=PROFILE_ENV, default="default",
-            show_default=True, help=f"Which saved session [env {PROFILE_ENV}].",
+            show_default=True, callback=check_profile, metavar="NAME",
+            help=f"Which saved session [env {PROFILE_ENV}].",
         ),
         click.option(
             "--cache-dir", envvar=HOME_ENV, type=click.Path(file_okay=False),
@@ -121,7 +147,11 @@ def setup(verbose: bool, cache_dir: str | None) -> FileTokenStore:
         logging.basicConfig(
             level=logging.DEBUG, stream=sys.stderr, format="%(name)s: %(message)s"
         )
-    return FileTokenStore(cache_dir or default_store_dir())
+    store = FileTokenStore(cache_dir or default_store_dir())
+    Invocation.store = store
+    if (ctx := click.get_current_context(silent=True)) is not None:
+        Invocation.command = ctx.command
+    return store
 
 
 def summary(entry: ProfileEntry) -> str:
