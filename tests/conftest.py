@@ -115,6 +115,7 @@ def make_session(
         kwargs.setdefault("store", store)
         kwargs.setdefault("http", http)
         kwargs.setdefault("clock", clock)
+        kwargs.setdefault("sleep", clock.sleep)
         kwargs.setdefault("opener", HttpBrowser(http))
         kwargs.setdefault("loopback", LoopbackConfig(timeout=10))
         return LoginSession(provider, **kwargs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -275,8 +276,11 @@ async def test_denied_consent(
     assert store.profiles() == []
 
 
-async def test_reminder_repeats_the_url(make_session: SessionFactory) -> None:
-    """Without a callback for a while, the URL is shown again with what to check."""
+async def test_reminder_repeats_the_url(
+    make_session: SessionFactory, clock: FrozenClock
+) -> None:
+    """Without a callback for a while, the URL is shown again with what to check;
+    the login ends exactly at its timeout (time moved by hand, never waited for)."""
     from loopback_login.errors import AuthorizationTimeoutError
     from loopback_login.loopback.browser import NoBrowser
     from loopback_login.loopback.config import LoopbackConfig
@@ -285,10 +289,19 @@ async def test_reminder_repeats_the_url(make_session: SessionFactory) -> None:
     session = make_session(
         opener=NoBrowser(),
         notify=said.append,
-        loopback=LoopbackConfig(timeout=0.5, reminder_after=0.1),
+        loopback=LoopbackConfig(timeout=300, reminder_after=30),
     )
+    login = asyncio.create_task(session.login())
+    await clock.until_sleepers()
+    clock.advance(29.9)
+    await asyncio.sleep(0)
+    assert not [s for s in said if s.startswith("Still waiting")]
+    clock.advance(0.1)
+    await clock.until_sleepers()  # reminded, and waiting for the rest
+    assert not login.done()
+    clock.advance(270)
     with pytest.raises(AuthorizationTimeoutError):
-        await session.login()
+        await login
     reminders = [s for s in said if s.startswith("Still waiting")]
     assert len(reminders) == 1
     assert "/restapi/oauth/authorize?" in reminders[0]

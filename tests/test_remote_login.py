@@ -27,6 +27,7 @@ from helpers import (
     redirect_of,
 )
 
+from loopback_login.clock import FrozenClock
 from loopback_login.emulator import DEMO_CLIENT_ID, FAULTS, STATE
 from loopback_login.loopback.config import LoopbackConfig
 
@@ -181,7 +182,7 @@ async def test_paste_first_wins_over_a_late_browser(
 
 
 async def test_reminder_repeats_the_url_and_a_later_paste_still_signs_in(
-    make_session: SessionFactory, http: aiohttp.ClientSession
+    make_session: SessionFactory, http: aiohttp.ClientSession, clock: FrozenClock
 ) -> None:
     """After the reminder (30 s by default) the URL is shown again and the login keeps
     waiting, so a URL pasted after it still signs in."""
@@ -210,9 +211,12 @@ async def test_reminder_repeats_the_url_and_a_later_paste_still_signs_in(
         opener=Recorder(),
         notify=notify,
         pasted=pasted(),
-        loopback=LoopbackConfig(timeout=10, reminder_after=0.2),
+        loopback=LoopbackConfig(timeout=300),
     )
-    tokens = await asyncio.wait_for(session.login(), WAIT)
+    login = asyncio.create_task(session.login())
+    await clock.until_sleepers()
+    clock.advance(30)
+    tokens = await asyncio.wait_for(login, WAIT)
     assert tokens.access_token
     reminders = [s for s in said if s.startswith("Still waiting")]
     assert len(reminders) == 1

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Mapping
 import aiohttp
 import pytest
 
+from loopback_login.clock import FrozenClock
 from loopback_login.errors import (
     AuthorizationError,
     AuthorizationTimeoutError,
@@ -91,25 +92,41 @@ async def test_error_callback_fails_the_login_and_escapes(
 
 
 async def test_timeout_then_port_released() -> None:
-    """No callback in time is a timeout; the port is free again afterwards."""
+    """No callback in time is a timeout, not a moment before; the port is free
+    again afterwards. Time moves by hand: no test waits on the wall clock."""
+    clock = FrozenClock()
     port = free_port()
-    config = LoopbackConfig(redirect_uris=(f"http://127.0.0.1:{port}/cb",), timeout=0.2)
-    with pytest.raises(AuthorizationTimeoutError):
-        async with LoopbackServer(config, expected_state=STATE) as srv:
-            await srv.wait_for_code()
+    config = LoopbackConfig(redirect_uris=(f"http://127.0.0.1:{port}/cb",), timeout=300)
+    async with LoopbackServer(config, expected_state=STATE, sleep=clock.sleep) as srv:
+        waiting = asyncio.create_task(srv.wait_for_code())
+        await clock.until_sleepers()
+        clock.advance(299.9)
+        await asyncio.sleep(0)
+        assert not waiting.done()
+        clock.advance(0.1)
+        with pytest.raises(AuthorizationTimeoutError):
+            await waiting
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
 
 
 async def test_reminder_fires_while_waiting() -> None:
-    """After the reminder delay the reminder runs once, and the wait goes on."""
+    """At the reminder's time the reminder runs once, and the wait goes on."""
+    clock = FrozenClock()
     calls: list[int] = []
-    config = LoopbackConfig(timeout=0.3)
-    async with LoopbackServer(config, expected_state=STATE) as srv:
+    config = LoopbackConfig(timeout=300)
+    async with LoopbackServer(config, expected_state=STATE, sleep=clock.sleep) as srv:
+        waiting = asyncio.create_task(
+            srv.wait_for_code(reminder_after=30, reminder=lambda: calls.append(1))
+        )
+        await clock.until_sleepers()
+        clock.advance(30)
+        await clock.until_sleepers()
+        assert calls == [1]
+        assert not waiting.done()
+        clock.advance(270)
         with pytest.raises(AuthorizationTimeoutError):
-            await srv.wait_for_code(
-                reminder_after=0.05, reminder=lambda: calls.append(1)
-            )
+            await waiting
     assert calls == [1]
 
 

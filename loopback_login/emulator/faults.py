@@ -107,11 +107,6 @@ class Faults:
         self._invalid_grants -= 1
         return True
 
-    def clear(self) -> None:
-        """Disarm everything."""
-        self._armed.clear()
-        self._invalid_grants = 0
-
     def _arm(self, fault: Fault) -> None:
         if fault.endpoint not in _ENDPOINTS:
             raise ValueError(f"endpoint must be one of {', '.join(_ENDPOINTS)}")

@@ -17,10 +17,12 @@ import socket
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from types import TracebackType
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from aiohttp import web
 
+from loopback_login.clock import Sleep, system_sleep
 from loopback_login.errors import (
     AuthorizationError,
     AuthorizationTimeoutError,
@@ -70,8 +72,10 @@ class LoopbackServer:
         expected_issuer: str | None = None,
         idle_timeout: float = IDLE_TIMEOUT,
         max_connections: int | None = None,
+        sleep: Sleep = system_sleep,
     ) -> None:
         self._config = config
+        self._sleep = sleep
         self._idle_timeout = idle_timeout
         self._max_connections = max_connections
         self._servers: list[asyncio.Server] = []
@@ -163,7 +167,10 @@ class LoopbackServer:
         if self._outcome is not None and not self._outcome.done():
             self._outcome.set_result(Outcome(error=_cancelled(exc)))
         if self._pages_done:
-            await asyncio.wait(self._pages_done, timeout=self._config.page_timeout)
+            await self._within(
+                asyncio.gather(*self._pages_done, return_exceptions=True),
+                self._config.page_timeout,
+            )
         await self._close()
 
     async def _close(self) -> None:
@@ -190,16 +197,23 @@ class LoopbackServer:
         """
         assert self._code is not None, "use the server as an async context manager"
         timeout = self._config.timeout
-        waiter = asyncio.shield(self._code)
+        if reminder is not None and reminder_after and reminder_after < timeout:
+            if not await self._within(self._code, reminder_after):
+                reminder()
+            timeout -= reminder_after
+        if not await self._within(self._code, timeout):
+            raise AuthorizationTimeoutError(self._config.timeout)
+        return self._code.result()
+
+    async def _within(self, future: asyncio.Future[Any], seconds: float) -> bool:
+        """Wait for ``future`` at most ``seconds`` on the injected timer (never
+        cancelling it); True if it is done."""
+        timer = asyncio.ensure_future(self._sleep(seconds))
         try:
-            if reminder is not None and reminder_after and reminder_after < timeout:
-                done, _ = await asyncio.wait({waiter}, timeout=reminder_after)
-                if not done:
-                    reminder()
-                timeout -= reminder_after
-            return await asyncio.wait_for(waiter, timeout)
-        except TimeoutError:
-            raise AuthorizationTimeoutError(self._config.timeout) from None
+            await asyncio.wait({future, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timer.cancel()
+        return future.done()
 
     def submit_redirect(self, url: str) -> None:
         """Accept the URL the browser was sent to, pasted by hand (remote logins).
@@ -214,11 +228,12 @@ class LoopbackServer:
         if self._outcome is not None and not self._outcome.done():
             self._outcome.set_result(outcome)
 
-    def _deliver(self, query: Mapping[str, str]) -> bool:
-        """Resolve the login from a callback's query; False if it was not ours."""
+    def _deliver(self, query: Mapping[str, str]) -> None:
+        """Resolve the login from a callback's query, unless it is resolved already
+        (then the page shows how the login ended)."""
         assert self._code is not None
         if self._code.done():
-            return False
+            return
         try:
             code = parse_callback(
                 query, expected_state=self._state, expected_issuer=self._issuer
@@ -229,7 +244,6 @@ class LoopbackServer:
             self._code.set_exception(exc)
             raise
         self._code.set_result(code)
-        return True
 
     @web.middleware
     async def _busy(
@@ -285,11 +299,9 @@ class LoopbackServer:
         task = asyncio.current_task()
         if task is not None:
             self._pages_done.add(task)
-        try:
-            outcome = await asyncio.wait_for(
-                asyncio.shield(self._outcome), self._config.page_timeout
-            )
-        except TimeoutError:
+        if await self._within(self._outcome, self._config.page_timeout):
+            outcome = self._outcome.result()
+        else:
             outcome = Outcome()
         if outcome.error is not None:
             return pages.error_page(outcome.error, 200)

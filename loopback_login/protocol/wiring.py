@@ -1,5 +1,5 @@
 """How the client side reaches the world: one HTTP session with its timeout, the
-clock, and where messages for the person go.
+clock and the timer, and where messages for the person go.
 
 Built once (by :class:`~loopback_login.session.orchestrator.LoginSession`, or by a
 test) and handed down whole, so no step takes these one by one and no two steps can
@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import aiohttp
 
-from loopback_login.clock import Clock, system_clock
+from loopback_login.clock import Clock, Sleep, system_clock, system_sleep
 
 __all__ = ["DEFAULT_HTTP_TIMEOUT", "Notify", "Wiring", "log_notify"]
 
@@ -31,7 +31,8 @@ def log_notify(message: str) -> None:
 
 class Wiring:
     """The HTTP session (made on first use unless given, and then closed by
-    :meth:`aclose`), its per-request timeout in seconds, the clock and the notifier."""
+    :meth:`aclose`), its per-request timeout in seconds, the clock, the timer that
+    the waits a person can outlast go through, and the notifier."""
 
     def __init__(
         self,
@@ -40,10 +41,12 @@ class Wiring:
         clock: Clock = system_clock,
         timeout: float = DEFAULT_HTTP_TIMEOUT,
         notify: Notify | None = None,
+        sleep: Sleep = system_sleep,
     ) -> None:
         self._http = http
         self._own_http = http is None
         self.clock = clock
+        self.sleep = sleep
         self.timeout = timeout
         self.notify: Notify = notify or log_notify
 

@@ -14,7 +14,7 @@ from types import TracebackType
 
 import aiohttp
 
-from loopback_login.clock import Clock, system_clock
+from loopback_login.clock import Clock, Sleep, system_clock, system_sleep
 from loopback_login.errors import (
     ConfigError,
     LoopbackLoginError,
@@ -48,7 +48,8 @@ class LoginSession:
     ``get_token`` and ``logout`` need only the profile (and the client secret, which
     is never stored: pass it as ``client_secret``). ``pasted`` yields lines a person
     types while the login waits: the URL the browser ended on, for logins whose
-    browser runs on another machine.
+    browser runs on another machine. ``clock`` and ``sleep`` are the time seams
+    (:class:`~loopback_login.clock.FrozenClock` provides both for tests).
     """
 
     def __init__(
@@ -65,6 +66,7 @@ class LoginSession:
         http_timeout: float = DEFAULT_HTTP_TIMEOUT,
         notify: Notify | None = None,
         pasted: PastedLines | None = None,
+        sleep: Sleep = system_sleep,
     ) -> None:
         self.profile = validate_profile_name(profile)
         # The secret is folded into the provider here, once; a provider read back
@@ -78,7 +80,9 @@ class LoginSession:
             store if store is not None else FileTokenStore(default_store_dir())
         )
         self._opener = opener or SystemBrowser()
-        self._wiring = Wiring(http, clock=clock, timeout=http_timeout, notify=notify)
+        self._wiring = Wiring(
+            http, clock=clock, timeout=http_timeout, notify=notify, sleep=sleep
+        )
         self._pasted = pasted
         self._busy = asyncio.Lock()
 

@@ -50,7 +50,10 @@ async def sign_in(
     state, nonce = new_state(), new_nonce()
     pkce = PkcePair.generate(provider.pkce_method)
     async with LoopbackServer(
-        loopback, expected_state=state, expected_issuer=provider.expected_issuer
+        loopback,
+        expected_state=state,
+        expected_issuer=provider.expected_issuer,
+        sleep=wiring.sleep,
     ) as server:
         params = build_authorization_params(
             provider,
