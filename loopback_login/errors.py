@@ -140,7 +140,11 @@ class AuthorizationError(LoopbackLoginError):
 class StateMismatchError(AuthorizationError):
     """A callback's ``state`` does not match the login in progress."""
 
-    def __init__(self, message: str = "the callback's state does not match") -> None:
+    def __init__(
+        self,
+        message: str = "this answer does not belong to the sign-in in progress "
+        "(its state differs)",
+    ) -> None:
         super().__init__("invalid_state", message=message)
 
 

@@ -49,6 +49,7 @@ __all__ = ["cli", "run"]
 
 def run(args: Sequence[str]) -> int:
     """Run click on ``args``; our errors become one line, a hint and an exit code."""
+    Invocation.args = tuple(args)
     try:
         cli.main(args=list(args), prog_name="loopback-login", standalone_mode=False)
     except LoopbackLoginError as exc:
@@ -125,7 +126,9 @@ def login(profile: str, cache_dir: str | None, verbose: bool, **opts: Any) -> No
     provider = build_provider(opts, remembered, secret)
     # No --redirect-uri: the session takes the ones the profile remembers.
     loopback = LoopbackConfig(
-        redirect_uris=opts["redirect_uri"], timeout=opts["timeout"]
+        redirect_uris=opts["redirect_uri"],
+        timeout=opts["timeout"],
+        retry_command=Invocation.retry_command(),
     )
     from loopback_login.loopback.browser import NoBrowser
 
@@ -209,7 +212,10 @@ def token(
     session = LoginSession(
         provider, profile=profile, store=store, notify=say, http_timeout=http_timeout,
         client_secret=secret,
-        loopback=LoopbackConfig(redirect_uris=uris, timeout=timeout),
+        loopback=LoopbackConfig(
+            redirect_uris=uris, timeout=timeout,
+            retry_command=Invocation.retry_command(),
+        ),
         opener=NoBrowser() if no_browser else None,
     )  # fmt: skip
 

@@ -55,6 +55,24 @@ class Invocation:
 
     command: click.Command | None = None
     store: FileTokenStore | None = None
+    args: tuple[str, ...] = ()
+
+    @classmethod
+    def retry_command(cls) -> str:
+        """The command line as run, to show where it can be run again; a secret
+        given on it is left out."""
+        import shlex
+
+        kept: list[str] = []
+        skip = False
+        for arg in cls.args:
+            if skip:
+                skip = False
+            elif arg == "--client-secret":
+                skip = True
+            elif not arg.startswith("--client-secret="):
+                kept.append(arg)
+        return shlex.join(["loopback-login", *kept])
 
 
 def check_profile(
