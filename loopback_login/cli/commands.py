@@ -27,6 +27,7 @@ from loopback_login.cli.common import (
 )
 from loopback_login.cli.config_commands import config
 from loopback_login.cli.emulator_commands import demo, emulator
+from loopback_login.cli.exec_command import exec_
 from loopback_login.cli.fast import FORMATS, format_token
 from loopback_login.cli.hints import fit_hint, options_of
 from loopback_login.cli.login_options import build_provider, login_options
@@ -51,7 +52,12 @@ def run(args: Sequence[str]) -> int:
     """Run click on ``args``; our errors become one line, a hint and an exit code."""
     Invocation.args = tuple(args)
     try:
-        cli.main(args=list(args), prog_name="loopback-login", standalone_mode=False)
+        # Without standalone mode, click returns an Exit's code instead of raising it.
+        code = cli.main(
+            args=list(args), prog_name="loopback-login", standalone_mode=False
+        )
+        if isinstance(code, int):
+            return code
     except LoopbackLoginError as exc:
         fit_hint(exc, Invocation.command, Invocation.store)
         return report(exc)
@@ -506,5 +512,6 @@ def keep_settings(profile: str, entry: ProfileEntry | None, forget: bool) -> boo
 
 
 cli.add_command(config)
+cli.add_command(exec_)
 cli.add_command(emulator)
 cli.add_command(demo)
