@@ -29,6 +29,7 @@ from loopback_login.cli.config_commands import config
 from loopback_login.cli.emulator_commands import demo, emulator
 from loopback_login.cli.exec_command import exec_
 from loopback_login.cli.fast import FORMATS, format_token
+from loopback_login.cli.help import GroupedCommand
 from loopback_login.cli.hints import fit_hint, options_of
 from loopback_login.cli.login_options import build_provider, login_options
 from loopback_login.cli.output import report
@@ -83,7 +84,9 @@ def run(args: Sequence[str]) -> int:
     return 0
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "show_default": True}
+)
 @click.version_option(package_name="loopback-login", prog_name="loopback-login")
 def cli() -> None:
     """Log in to RingCentral once, in your browser, and hand valid user tokens to
@@ -91,6 +94,32 @@ def cli() -> None:
 
     Start with `loopback-login demo`: a full login against the built-in emulator.
     """
+
+
+LOGIN_EXAMPLES = """\b
+Examples:
+  loopback-login login --client-id YOUR_CLIENT_ID --redirect-uri http://localhost:8400/callback
+  loopback-login login -p work --server partner --scope 'openid ReadAccounts'
+  loopback-login login -p work            # again, with what work used before
+  loopback-login config set client-id YOUR_CLIENT_ID   # once, for every profile
+"""
+TOKEN_EXAMPLES = """\b
+Examples:
+  curl -H "$(loopback-login token --format header)" https://platform.ringcentral.com/restapi/v1.0/account/~
+  eval "$(loopback-login token -p work --format env)"
+  loopback-login token --login --min-valid 600
+"""
+STATUS_EXAMPLES = """\b
+Examples:
+  loopback-login status
+  loopback-login status -p work --json
+"""
+LOGOUT_EXAMPLES = """\b
+Examples:
+  loopback-login logout -p work
+  loopback-login logout --all --local
+  loopback-login logout -p work --forget   # its settings too
+"""
 
 
 def given_options() -> set[str]:
@@ -108,7 +137,7 @@ def given_options() -> set[str]:
     }
 
 
-@cli.command()
+@cli.command(cls=GroupedCommand, epilog=LOGIN_EXAMPLES)
 @login_options
 @secret_options
 @common
@@ -160,7 +189,7 @@ def login(profile: str, cache_dir: str | None, verbose: bool, **opts: Any) -> No
         say(summary(entry))
 
 
-@cli.command()
+@cli.command(cls=GroupedCommand, epilog=TOKEN_EXAMPLES)
 @click.option(
     "--format",
     "-f",
@@ -250,7 +279,7 @@ def settings_provider(
     return build_provider(opts, None, secret), tuple(opts["redirect_uri"])
 
 
-@cli.command()
+@cli.command(cls=GroupedCommand, epilog=STATUS_EXAMPLES)
 @click.option(
     "--json", "as_json", is_flag=True,
     help="A JSON list, one object per profile (the same shape with -p).",
@@ -408,7 +437,7 @@ def _span(seconds: float) -> str:
     return f"{seconds} s"
 
 
-@cli.command()
+@cli.command(cls=GroupedCommand, epilog=LOGOUT_EXAMPLES)
 @click.option("--all", "all_", is_flag=True, help="Every saved profile.")
 @click.option(
     "--local",

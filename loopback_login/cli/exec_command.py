@@ -31,6 +31,7 @@ import click
 
 from loopback_login.cli.common import common, drive, read_secret, say, secret_options
 from loopback_login.cli.common import setup as open_store
+from loopback_login.cli.help import GroupedCommand
 from loopback_login.environment import TOKEN_ENV, TOKEN_FILE_ENV, URL_ENV
 from loopback_login.errors import LoopbackLoginError
 from loopback_login.protocol.tokens import TokenSet
@@ -58,6 +59,12 @@ class CommandNotFound(LoopbackLoginError):
 
 @click.command(
     "exec",
+    cls=GroupedCommand,
+    epilog="""\b
+Examples:
+  loopback-login exec -- python my_script.py
+  loopback-login exec -p work --token-file -- ./long-running-sync
+""",
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
 )
 @click.option(
@@ -85,11 +92,6 @@ def exec_(
 
     COMMAND gets RINGCENTRAL_ACCESS_TOKEN and RINGCENTRAL_SERVER_URL; its exit code
     and the signals sent to it pass through.
-
-    \b
-    Examples:
-      loopback-login exec -- python my_script.py
-      loopback-login exec -p work --token-file -- ./long-running-sync
     """
     store = open_store(verbose, cache_dir)
     secret = read_secret(client_secret_file, client_secret)
