@@ -25,6 +25,7 @@ from loopback_login.cli.common import (
     stdin_lines,
     summary,
 )
+from loopback_login.cli.completion_command import completion
 from loopback_login.cli.config_commands import config
 from loopback_login.cli.emulator_commands import demo, emulator
 from loopback_login.cli.exec_command import exec_
@@ -540,6 +541,7 @@ def keep_settings(profile: str, entry: ProfileEntry | None, forget: bool) -> boo
     return True
 
 
+cli.add_command(completion)
 cli.add_command(config)
 cli.add_command(exec_)
 cli.add_command(emulator)

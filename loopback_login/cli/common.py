@@ -87,12 +87,21 @@ def check_profile(
         raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
 
 
+def _complete_profiles(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> Any:
+    from loopback_login.cli.completion_command import complete_profiles
+
+    return complete_profiles(ctx, param, incomplete)
+
+
 def common(func: F) -> F:
     """--profile, --cache-dir and --verbose, on every command that reads the cache."""
     options = [
         click.option(
             "--profile", "-p", envvar=PROFILE_ENV, default="default",
             show_default=True, callback=check_profile, metavar="NAME",
+            shell_complete=_complete_profiles,
             help=f"Which saved session [env {PROFILE_ENV}].",
         ),
         click.option(
