@@ -457,3 +457,17 @@ def redirect_of(authorize_url: str) -> str:
         conn.close()
     assert location is not None
     return location
+
+
+def wait_until_blocked(proc: subprocess.Popen[str]) -> None:
+    """Return once ``proc`` waits for a flock (it must not exit meanwhile)."""
+    deadline = time.monotonic() + 20
+    while not blocked_on_flock(proc.pid):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "it never waited for the lock"
+
+
+def blocked_on_flock(pid: int) -> bool:
+    """Whether ``pid`` waits for a flock (Linux lists waiters with "->")."""
+    with open("/proc/locks") as locks:
+        return any("->" in line and f" {pid} " in line for line in locks)

@@ -27,6 +27,7 @@ from loopback_login.cli.common import (
 )
 from loopback_login.cli.completion_command import completion
 from loopback_login.cli.config_commands import config
+from loopback_login.cli.doctor_command import doctor
 from loopback_login.cli.emulator_commands import demo, emulator
 from loopback_login.cli.exec_command import exec_
 from loopback_login.cli.fast import FORMATS, format_token
@@ -543,6 +544,7 @@ def keep_settings(profile: str, entry: ProfileEntry | None, forget: bool) -> boo
 
 cli.add_command(completion)
 cli.add_command(config)
+cli.add_command(doctor)
 cli.add_command(exec_)
 cli.add_command(emulator)
 cli.add_command(demo)

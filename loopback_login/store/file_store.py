@@ -182,6 +182,7 @@ class FileTokenStore:
         refuse_newer(path, decode_entry(old[0]) if old else None)
         files.replace_with(path, files.write_temp(path, data, prefix=profile))
         files.sweep_orphans(self.directory)
+        files.sweep_corrupt(self.directory)
 
     def check_writable(self, profile: str, size: int = 4096) -> None:
         """Write ``size`` bytes beside the entry and remove them; TokenStoreError if
@@ -226,7 +227,7 @@ class FileTokenStore:
         def acquire() -> Held:
             files.ensure_folder(self.directory)
             try:
-                return locking.acquire(path, timeout)
+                held = locking.acquire(path, timeout)
             except locking.LockTimeout as exc:
                 raise TokenStoreError(
                     f"another loopback-login process holds profile {profile!r}: "
@@ -236,6 +237,9 @@ class FileTokenStore:
                 ) from exc
             except OSError as exc:
                 raise files.os_error("lock", path, exc) from exc
+            if not locking.CAN_HAND_OVER:
+                return held
+            return _Tidy(held, path, self.path_for(profile))
 
         return locking.ProfileLock(acquire)
 
@@ -248,3 +252,26 @@ def refuse_newer(path: str, entry: dict[str, Any] | None) -> None:
             f"this one reads {FORMAT_VERSION}); upgrade loopback-login to use it",
             hint="run: pip install --upgrade loopback-login",
         )
+
+
+class _Tidy:
+    """A held lock that takes its file along when its profile has no entry left
+    (logged out, never logged in): lock files do not pile up per name ever asked.
+
+    The file is removed while the lock is held, as locking.remove_held requires.
+    """
+
+    def __init__(self, held: Held, lock_path: str, entry_path: str) -> None:
+        self._held = held
+        self._lock_path = lock_path
+        self._entry_path = entry_path
+
+    def release(self) -> None:
+        from loopback_login.store import locking
+
+        if not os.path.lexists(self._entry_path):
+            locking.remove_held(self._lock_path)
+        self._held.release()
+
+    def hand_over(self) -> bool:
+        return self._held.hand_over()
