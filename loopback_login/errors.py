@@ -29,6 +29,7 @@ a verifier, a secret or an assertion.
 from __future__ import annotations
 
 __all__ = [
+    "QUOTE_LIMIT",
     "AuthorizationError",
     "AuthorizationTimeoutError",
     "ConfigError",
@@ -51,12 +52,19 @@ __all__ = [
 ]
 
 
-def printable(value: object, limit: int = 300) -> str:
-    """Server-supplied text made safe for one terminal line.
+QUOTE_LIMIT = 200
+"""The most characters of outside text (a server's, a file's) any message quotes."""
 
-    Control characters (newlines, ESC sequences that could rewrite the terminal)
-    become spaces, and the text is cut at ``limit`` characters.
+
+def printable(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """Outside text made safe for one terminal line: the one helper every output uses.
+
+    Control characters (newlines, CR, ESC sequences that could rewrite the terminal
+    or its title) become spaces, and the text is cut at ``limit`` characters. Only
+    the first ``4 * limit`` characters are looked at, so a huge value costs nothing.
     """
+    if isinstance(value, str) and len(value) > 4 * limit:
+        value = value[: 4 * limit]
     text = "".join(c if c.isprintable() else " " for c in str(value))
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"

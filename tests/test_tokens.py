@@ -90,3 +90,61 @@ def test_min_valid_overrides() -> None:
     assert needs_refresh(3600, 0, now=0, min_valid=3600)
     assert not needs_refresh(3600, 0, now=3000, min_valid=0)
     assert needs_refresh(3600, 0, now=3600, min_valid=0)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("access_token", "abc\r\nX-Injected: 1"),
+        ("access_token", "abc\x1b]0;pwned\x07"),
+        ("access_token", "abc def"),
+        ("access_token", "abc=def"),
+        ("access_token", "abcé"),
+        ("access_token", "a" * (64 * 1024 + 1)),
+        ("refresh_token", "rt\r\nX: y"),
+        ("refresh_token", "rt with space"),
+        ("refresh_token", 12345),
+        ("id_token", "h.p.s\x1b[2K"),
+        ("id_token", ["h", "p", "s"]),
+    ],
+)
+def test_tokens_with_foreign_characters_are_refused(field: str, value: object) -> None:
+    """An access token outside RFC 6750's b64token characters, or another token
+    with spaces, controls or non-ASCII, refuses the whole response, and the message
+    never quotes it."""
+    with pytest.raises(TokenEndpointError) as caught:
+        TokenSet.from_response({**RINGCENTRAL_BODY, field: value}, now=0.0)
+    message = str(caught.value)
+    assert caught.value.error == "invalid_response"
+    assert field in message
+    assert str(value)[:3] not in message.replace(field, "")
+    assert message.isprintable()
+
+
+def test_rfc6750_token_characters_pass() -> None:
+    """Every b64token character, with trailing '=' padding, is accepted as is."""
+    token = "AZaz09-._~+/=="
+    tokens = TokenSet.from_response(
+        {**RINGCENTRAL_BODY, "access_token": token, "id_token": "!#$%&'()*.~"},
+        now=0.0,
+    )
+    assert tokens.access_token == token
+
+
+@pytest.mark.parametrize("expires_in", [0, -5, True, False, "nan", float("inf"), 1e12])
+def test_expires_in_must_be_a_positive_finite_number(expires_in: object) -> None:
+    """expires_in of 0, a boolean, NaN or infinity is an invalid response."""
+    with pytest.raises(TokenEndpointError, match="expires_in"):
+        TokenSet.from_response({**RINGCENTRAL_BODY, "expires_in": expires_in}, now=0.0)
+
+
+def test_a_min_valid_past_the_lifetime_is_met_by_a_fresh_token() -> None:
+    """No token can live longer than the server makes them: one in the first tenth
+    of its life satisfies any --min-valid; an older one is refreshed."""
+    tokens = TokenSet.from_response({**RINGCENTRAL_BODY, "expires_in": 600}, now=0.0)
+    assert tokens.lifetime == 600
+    assert not tokens.needs_refresh(now=30, min_valid=3600)
+    assert not tokens.needs_refresh(now=59, min_valid=600)
+    assert tokens.needs_refresh(now=61, min_valid=3600)
+    assert tokens.needs_refresh(now=100, min_valid=510)  # a fresh one would do
+    assert not tokens.needs_refresh(now=100, min_valid=490)

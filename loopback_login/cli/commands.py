@@ -16,6 +16,7 @@ import click
 
 from loopback_login.cli.common import (
     Invocation,
+    Seconds,
     common,
     drive,
     read_secret,
@@ -37,10 +38,12 @@ from loopback_login.cli.login_options import build_provider, login_options
 from loopback_login.cli.output import report
 from loopback_login.cli.settings import layered
 from loopback_login.errors import (
+    QUOTE_LIMIT,
     CorruptEntryError,
     LoopbackLoginError,
     NotLoggedInError,
     login_hint,
+    printable,
 )
 from loopback_login.loopback.config import LoopbackConfig
 from loopback_login.protocol.provider import ProviderConfig
@@ -205,7 +208,7 @@ def login(profile: str, cache_dir: str | None, verbose: bool, **opts: Any) -> No
 )
 @click.option(
     "--min-valid",
-    type=click.FloatRange(min=0),
+    type=Seconds(min=0),
     metavar="SECONDS",
     help="Refresh first if the token expires sooner [default: a tenth of "
     "its lifetime, at most 300].",
@@ -219,13 +222,13 @@ def login(profile: str, cache_dir: str | None, verbose: bool, **opts: Any) -> No
 @click.option("--no-browser", is_flag=True, help="With --login: print the URL only.")
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=1),
+    type=Seconds(min=1),
     default=300.0,
     help="With --login: seconds to wait for the sign-in.",
 )
 @click.option(
     "--http-timeout",
-    type=click.FloatRange(min=0.1),
+    type=Seconds(min=0.1),
     default=DEFAULT_HTTP_TIMEOUT,
     help="Seconds to wait for the token endpoint.",
 )
@@ -237,6 +240,8 @@ def token(
     client_secret_file: Any, client_secret: str | None,
 ) -> None:  # fmt: skip
     """Print a valid access token, refreshing it if needed."""
+    if no_browser and not login_:
+        raise click.UsageError("--no-browser applies only with --login")
     store = setup(verbose, cache_dir)
     from loopback_login.loopback.browser import NoBrowser
 
@@ -298,8 +303,10 @@ def status(
     Exits 0 when every profile asked for (all, without -p) is usable, 1 otherwise,
     with the command that fixes each.
     """
-    store = setup(verbose, cache_dir)
     asked = click.get_current_context().get_parameter_source("profile")
+    if all_ and asked is not click.core.ParameterSource.DEFAULT:
+        raise click.UsageError("--all and --profile exclude each other")
+    store = setup(verbose, cache_dir)
     single = not all_ and asked is not click.core.ParameterSource.DEFAULT
     names = [profile] if single else store.profiles()
     now = time.time()
@@ -398,24 +405,27 @@ def format_status(row: dict[str, Any], now: float) -> str:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
         return f"{stamp} ({'in ' + _span(left) if left > 0 else _span(-left) + ' ago'})"
 
+    # Every field but the times may be the server's (or a hostile file's) words.
+    show = {k: printable(v, 1000 if k == "scope" else QUOTE_LIMIT) if v else "-"
+            for k, v in row.items() if isinstance(v, str | None)}  # fmt: skip
     if row["state"] == "not logged in":
-        lines = [f"{row['profile']}: not logged in"]
+        lines = [f"{show['profile']}: not logged in"]
         if row["problem"]:
-            lines.append(f"  problem:     {row['problem']}")
-        lines.append(f"  fix:         {row['fix']}")
+            lines.append(f"  problem:     {show['problem']}")
+        lines.append(f"  fix:         {show['fix']}")
         return "\n".join(lines)
     identity = row["identity"] or {}
-    who = row["account"] or "-"
+    who = printable(row["account"] or "-")
     if identity and not identity.get("signature_checked", True):
         who += " (ID token signature not checked: HS256 without a client secret)"
     lines = [
-        f"{row['profile']}: {row['state']}",
-        f"  server:      {row['server']}",
-        f"  client id:   {row['client_id']}",
-        f"  client auth: {row['client_auth_method'] or '-'}",
+        f"{show['profile']}: {show['state']}",
+        f"  server:      {show['server']}",
+        f"  client id:   {show['client_id']}",
+        f"  client auth: {show['client_auth_method']}",
         f"  user:        {who}",
-        f"  owner id:    {row['owner_id'] or '-'}   endpoint id: {row['endpoint_id'] or '-'}",
-        f"  scope:       {row['scope'] or '-'}",
+        f"  owner id:    {show['owner_id']}   endpoint id: {show['endpoint_id']}",
+        f"  scope:       {show['scope']}",
         f"  access:      expires {when(row['access_expires_at'])}",
         "  refresh:     "
         + (
@@ -425,9 +435,9 @@ def format_status(row: dict[str, Any], now: float) -> str:
         ),
     ]
     if row["dead"]:
-        lines.append(f"  ended:       {row['dead']}")
+        lines.append(f"  ended:       {show['dead']}")
     if row["fix"]:
-        lines.append(f"  fix:         {row['fix']}")
+        lines.append(f"  fix:         {show['fix']}")
     return "\n".join(lines)
 
 
@@ -454,7 +464,7 @@ def _span(seconds: float) -> str:
 )
 @click.option(
     "--http-timeout",
-    type=click.FloatRange(min=0.1),
+    type=Seconds(min=0.1),
     default=DEFAULT_HTTP_TIMEOUT,
     show_default=True,
     help="Seconds to wait for the revocation endpoint.",

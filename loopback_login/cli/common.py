@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import sys
 import threading
@@ -16,7 +17,7 @@ import click
 
 from loopback_login.environment import CLIENT_SECRET_ENV as SECRET_ENV
 from loopback_login.environment import HOME_ENV, PROFILE_ENV
-from loopback_login.errors import ConfigError
+from loopback_login.errors import ConfigError, printable
 from loopback_login.session.entry import ProfileEntry, describe
 from loopback_login.store.file_store import (
     FileTokenStore,
@@ -25,8 +26,10 @@ from loopback_login.store.file_store import (
 )
 
 __all__ = [
+    "MAX_SECRET_BYTES",
     "SECRET_ENV",
     "Invocation",
+    "Seconds",
     "check_profile",
     "common",
     "drive",
@@ -43,7 +46,32 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def say(message: str) -> None:
-    click.echo(message, err=True)
+    """Tell the person, on stderr. Each line is made printable: a message may quote
+    outside text (an account name, a server's error), which must not be able to
+    move the cursor, retitle the window or start a line of its own."""
+    click.echo(
+        "\n".join(_printable_line(line) for line in message.split("\n")), err=True
+    )
+
+
+def _printable_line(line: str) -> str:
+    body = line.lstrip(" ")
+    return line[: len(line) - len(body)] + printable(body, 4000) if body else ""
+
+
+class Seconds(click.FloatRange):
+    """A finite number of seconds in a range: ``FloatRange`` lets ``nan`` and
+    ``inf`` through (every comparison with NaN is false)."""
+
+    name = "seconds"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number of seconds", param, ctx)
+        return number
 
 
 def drive(coro: Coroutine[Any, Any, T]) -> T:
@@ -119,7 +147,7 @@ def common(func: F) -> F:
 def secret_options(func: F) -> F:
     options = [
         click.option(
-            "--client-secret-file", type=click.File("r"),
+            "--client-secret-file", type=click.Path(dir_okay=False, allow_dash=True),
             help=f"Read the client secret from a file (or set {SECRET_ENV}).",
         ),
         click.option(
@@ -133,21 +161,54 @@ def secret_options(func: F) -> F:
     return func
 
 
-def read_secret(secret_file: Any, secret: str | None) -> str | None:
-    """The client secret from the file, the option or the environment.
+MAX_SECRET_BYTES = 16 * 1024
+"""A client secret is tens of bytes; a file past this is not one (``/dev/zero``)."""
+
+
+def read_secret(secret_file: str | None, secret: str | None) -> str | None:
+    """The client secret from the file (``-``: stdin), the option or the environment.
 
     The variable is taken out of this process's environment once read: the
-    browser and any other child would inherit it otherwise.
+    browser and any other child would inherit it otherwise. At most
+    :data:`MAX_SECRET_BYTES` are read from the file.
     """
     from_env = os.environ.pop(SECRET_ENV, None)
     if secret_file is not None:
-        value: str = secret_file.read().strip()
-        if not value:
-            raise ConfigError(
-                f"{secret_file.name} is empty", hint="put the client secret in it"
-            )
-        return value
+        return _read_secret_file(secret_file)
     return secret or from_env or None
+
+
+def _read_secret_file(path: str) -> str:
+    shown = printable(path)
+    try:
+        if path == "-":
+            raw = sys.stdin.buffer.read(MAX_SECRET_BYTES + 1)
+        else:
+            with open(path, "rb") as file:
+                raw = file.read(MAX_SECRET_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the client secret file {shown}: {exc.strerror}",
+            hint="check --client-secret-file",
+        ) from exc
+    if len(raw) > MAX_SECRET_BYTES:
+        raise ConfigError(
+            f"{shown} is larger than {MAX_SECRET_BYTES // 1024} KiB: not a client "
+            "secret file",
+            hint="put only the client secret in the file given to --client-secret-file",
+        )
+    try:
+        value = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        value = "\0"  # refused below, with the same words as a control character
+    if not value:
+        raise ConfigError(f"{shown} is empty", hint="put the client secret in it")
+    if not value.isprintable():
+        raise ConfigError(
+            f"{shown} holds control characters or binary data: not a client secret",
+            hint="put only the client secret in the file given to --client-secret-file",
+        )
+    return value
 
 
 async def stdin_lines() -> AsyncIterator[str]:
@@ -183,13 +244,15 @@ def setup(verbose: bool, cache_dir: str | None) -> FileTokenStore:
 
 def summary(entry: ProfileEntry) -> str:
     status = describe(entry, now=time.time())
-    who = status["account"] or "your account"
+    # The name, ids and scope are the server's words: printable, and short.
+    who = printable(status["account"] or "") or "your account"
     refresh = (
         "with a refresh token" if status["has_refresh_token"] else "no refresh token"
     )
     minutes = max(0, int((status["access_expires_at"] - time.time()) // 60))
     return (
         f"Signed in to {status['server']} as {who} (profile {entry.profile!r}).\n"
-        f"Access token valid for {minutes} min, {refresh}; scope: {status['scope'] or '-'}.\n"
+        f"Access token valid for {minutes} min, {refresh}; "
+        f"scope: {printable(status['scope'] or '-', 1000)}.\n"
         f"Use it: loopback-login token --profile {entry.profile}"
     )

@@ -29,7 +29,14 @@ from typing import Any
 
 import click
 
-from loopback_login.cli.common import common, drive, read_secret, say, secret_options
+from loopback_login.cli.common import (
+    Seconds,
+    common,
+    drive,
+    read_secret,
+    say,
+    secret_options,
+)
 from loopback_login.cli.common import setup as open_store
 from loopback_login.cli.help import GroupedCommand
 from loopback_login.environment import TOKEN_ENV, TOKEN_FILE_ENV, URL_ENV
@@ -75,7 +82,7 @@ Examples:
 )
 @click.option(
     "--http-timeout",
-    type=click.FloatRange(min=0.1),
+    type=Seconds(min=0.1),
     default=DEFAULT_HTTP_TIMEOUT,
     show_default=True,
     help="Seconds to wait for the token endpoint.",

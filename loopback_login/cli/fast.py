@@ -81,6 +81,8 @@ def try_cached_token(
 
     try:
         min_valid = float(options["min_valid"]) if "min_valid" in options else None
+        if min_valid is not None and not 0 <= min_valid < float("inf"):
+            return None  # nan, inf, negative: the full command says why not
         from loopback_login.store.file_store import (
             default_store_dir,
             validate_profile_name,

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from loopback_login.cli.common import Seconds
 from loopback_login.environment import CLIENT_ID_ENV, SERVER_ENV
 from loopback_login.errors import ConfigError, UsageError
 from loopback_login.protocol.provider import (
@@ -76,9 +77,9 @@ def login_options(func: F) -> F:
         click.option("--redirect-uri", multiple=True, callback=check_redirect_uris,
                      help="Exact registered redirect URI; repeat to give fallbacks for "
                      "busy ports [default: http://127.0.0.1:<free port>/callback]."),
-        click.option("--timeout", type=click.FloatRange(min=1), default=300.0,
+        click.option("--timeout", type=Seconds(min=1), default=300.0,
                      show_default=True, help="Seconds to wait for the sign-in."),
-        click.option("--http-timeout", type=click.FloatRange(min=0.1),
+        click.option("--http-timeout", type=Seconds(min=0.1),
                      default=DEFAULT_HTTP_TIMEOUT, show_default=True,
                      help="Seconds to wait for the token endpoint."),
         click.option("--no-browser", is_flag=True,

@@ -9,7 +9,9 @@ from pathlib import Path
 from loopback_login.emulator.config import EmulatorClient, check_unique
 from loopback_login.errors import ConfigError
 
-__all__ = ["load_clients_file"]
+__all__ = ["MAX_CLIENTS_FILE_BYTES", "load_clients_file"]
+
+MAX_CLIENTS_FILE_BYTES = 1024 * 1024
 
 
 def load_clients_file(path: str | os.PathLike[str]) -> tuple[EmulatorClient, ...]:
@@ -20,13 +22,27 @@ def load_clients_file(path: str | os.PathLike[str]) -> tuple[EmulatorClient, ...
     """
     source = Path(path)
     try:
-        data = json.loads(source.read_text(encoding="utf-8"))
+        with source.open("rb") as file:
+            raw = file.read(MAX_CLIENTS_FILE_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"cannot read clients file {source}: {exc.strerror}") from exc
+    if len(raw) > MAX_CLIENTS_FILE_BYTES:
+        raise ConfigError(
+            f"clients file {source} is larger than "
+            f"{MAX_CLIENTS_FILE_BYTES // 1024 // 1024} MiB"
+        )
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"clients file {source} is not UTF-8 text") from exc
     except json.JSONDecodeError as exc:
         raise ConfigError(
             f"clients file {source} is not valid JSON: {exc.msg} "
             f"(line {exc.lineno}, column {exc.colno})"
+        ) from exc
+    except RecursionError as exc:
+        raise ConfigError(
+            f"clients file {source} is nested too deeply to be a clients file"
         ) from exc
     if not isinstance(data, dict) or not isinstance(data.get("clients"), list):
         raise ConfigError(

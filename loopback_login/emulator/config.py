@@ -41,7 +41,10 @@ DEMO_REDIRECT_URIS = (
 
 
 def _check_redirect_uri(uri: str, where: str) -> None:
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+    except ValueError:  # "http://[::1": an unclosed IPv6 host
+        raise ConfigError(f"{where}: redirect URI {uri!r} is malformed") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
             f"{where}: redirect URI {uri!r} is not an absolute http(s) URL"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from loopback_login.errors import ConfigError
-from loopback_login.protocol.urls import LOOPBACK_NAMES
+from loopback_login.protocol.urls import check_url
 
 __all__ = ["LoopbackConfig", "RedirectTarget"]
 
@@ -43,12 +43,18 @@ class RedirectTarget:
         A port of 0 or none means "any free port", which only servers that follow
         RFC 8252's any-port rule accept; RingCentral wants the exact registered one.
         """
+        hint = "use http://127.0.0.1:PORT/PATH or http://localhost:PORT/PATH"
+        # The listener's route is built from the path: the URL policy keeps out
+        # what aiohttp would read as a pattern ("{x}") or another parser differently.
+        checked = check_url(
+            uri, "--redirect-uri", schemes=("http",), query=False, any_port=True,
+            hint=hint,
+        )  # fmt: skip
         parts = urlsplit(uri)
-        host = parts.hostname or ""
-        if parts.scheme != "http" or host not in LOOPBACK_NAMES:
+        host = checked.host
+        if not checked.is_loopback:
             raise ConfigError(
-                f"--redirect-uri {uri!r} is not a loopback http URI",
-                hint="use http://127.0.0.1:PORT/PATH or http://localhost:PORT/PATH",
+                f"--redirect-uri {uri!r} is not a loopback http URI", hint=hint
             )
         if parts.query or parts.fragment or parts.username or parts.password:
             raise ConfigError(f"--redirect-uri {uri!r} must be a plain URL with a path")

@@ -14,12 +14,14 @@ import warnings
 from urllib.parse import quote_plus
 
 from loopback_login.environment import CLIENT_SECRET_ENV
-from loopback_login.errors import ConfigError
+from loopback_login.errors import ConfigError, printable
 from loopback_login.protocol.provider import ProviderConfig
 
 __all__ = ["ASSERTION_TYPE", "client_auth"]
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+MAX_KEY_BYTES = 64 * 1024
+"""A PEM RSA key of 8192 bits is under 7 KiB; a file past this is no key (``/dev/zero``)."""
 ASSERTION_LIFETIME = 300
 """Seconds an assertion stays valid: long enough for clock skew, short for replay."""
 
@@ -92,15 +94,21 @@ def _load_private_key(path: str | None) -> tuple[object, str]:
             "private_key_jwt needs a private key",
             hint="pass --private-key with the path of a PEM file",
         )
+    shown = printable(path)
     try:
         with open(path, "rb") as file:
-            pem = file.read()
+            pem = file.read(MAX_KEY_BYTES + 1)
     except OSError as exc:
         raise ConfigError(
-            f"cannot read the private key {path}: {exc.strerror}",
+            f"cannot read the private key {shown}: {exc.strerror}",
             hint="check --private-key",
         ) from exc
-    return _parse_private_key(pem, path)
+    if len(pem) > MAX_KEY_BYTES:
+        raise ConfigError(
+            f"{shown} is larger than {MAX_KEY_BYTES // 1024} KiB: not a PEM private key",
+            hint="check --private-key",
+        )
+    return _parse_private_key(pem, shown)
 
 
 @functools.lru_cache(maxsize=8)

@@ -8,6 +8,7 @@ day, so ``token`` does not fetch them on each refresh.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,11 +18,18 @@ import aiohttp
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from loopback_login.errors import DiscoveryError
+from loopback_login.errors import ConfigError, DiscoveryError, printable
 from loopback_login.protocol.provider import ProviderConfig
+from loopback_login.protocol.urls import check_url
 from loopback_login.protocol.wiring import Wiring
 
-__all__ = ["KEYS_TTL", "ProviderKeys", "fetch_provider_keys"]
+__all__ = [
+    "KEYS_TTL",
+    "MAX_DISCOVERY_BYTES",
+    "MAX_JWKS_BYTES",
+    "ProviderKeys",
+    "fetch_provider_keys",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +50,7 @@ class ProviderKeys:
             return KeySet.import_key_set(dict(self.jwks))  # type: ignore[arg-type]
         except (JoseError, ValueError, TypeError, KeyError) as exc:
             raise DiscoveryError(
-                f"the provider's JWKS at {self.jwks_uri} is malformed",
+                f"the provider's JWKS at {printable(self.jwks_uri, 200)} is malformed",
                 hint="check --jwks-uri",
             ) from exc
 
@@ -72,27 +80,73 @@ class ProviderKeys:
             return None  # a damaged copy costs only a refetch
 
 
-async def _get_json(wiring: Wiring, url: str) -> dict[str, Any] | None:
-    """GET ``url`` as JSON; ``None`` for a 404 (nothing published there)."""
+MAX_DISCOVERY_BYTES = 256 * 1024
+"""A discovery document is a few KiB; RingCentral's is under 4."""
+MAX_JWKS_BYTES = 1024 * 1024
+"""A key set of a thousand RSA keys still fits."""
+
+
+async def _get_json(
+    wiring: Wiring, url: str, limit: int, what: str
+) -> dict[str, Any] | None:
+    """GET ``url`` as JSON, at most ``limit`` bytes; ``None`` for a 404.
+
+    The URL must pass the URL policy even when the server published it, and a
+    redirect is an error: it could lead anywhere, over anything.
+    """
+    try:
+        check_url(url, what)
+    except ConfigError as exc:
+        raise DiscoveryError(
+            f"not fetched: {exc.message}", hint="check --server and --jwks-uri"
+        ) from exc
+    shown = printable(url, 200)  # how the URL is quoted in messages
     try:
         async with wiring.http.get(
             url,
             headers={"Accept": "application/json"},
+            allow_redirects=False,
             timeout=wiring.request_timeout(),
         ) as response:
             if response.status == 404:
                 return None
+            if 300 <= response.status < 400:
+                raise DiscoveryError(
+                    f"{shown} answered HTTP {response.status}, a redirect; redirects "
+                    "are not followed",
+                    hint="give the URL the server redirects to, if you trust it",
+                )
             if response.status != 200:
-                raise DiscoveryError(f"{url} answered HTTP {response.status}")
-            body = await response.json(content_type=None)
-    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                raise DiscoveryError(f"{shown} answered HTTP {response.status}")
+            raw = await _read_capped(response, shown, limit)
+        body = json.loads(raw)
+    except (aiohttp.ClientError, TimeoutError, ValueError, RecursionError) as exc:
         raise DiscoveryError(
-            f"cannot fetch {url}: {type(exc).__name__}",
+            f"cannot fetch {shown}: {type(exc).__name__}",
             hint="check the network, --server and --jwks-uri",
         ) from exc
     if not isinstance(body, dict):
-        raise DiscoveryError(f"{url} did not return a JSON object")
+        raise DiscoveryError(f"{shown} did not return a JSON object")
     return body
+
+
+async def _read_capped(response: aiohttp.ClientResponse, url: str, limit: int) -> bytes:
+    """The body, refused as soon as it passes ``limit`` bytes (never buffered whole)."""
+    too_big = DiscoveryError(
+        f"{url} answered more than {limit // 1024} KiB; that is no discovery "
+        "document or key set",
+        hint="check --server and --jwks-uri",
+    )
+    if (response.content_length or 0) > limit:
+        raise too_big
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise too_big
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def fetch_provider_keys(wiring: Wiring, config: ProviderConfig) -> ProviderKeys:
@@ -105,18 +159,25 @@ async def fetch_provider_keys(wiring: Wiring, config: ProviderConfig) -> Provide
     issuer = config.expected_issuer
     jwks_uri = config.jwks_uri
     if jwks_uri is None:
-        metadata = await _get_json(wiring, config.discovery_url)
+        metadata = await _get_json(
+            wiring, config.discovery_url, MAX_DISCOVERY_BYTES, "the discovery URL"
+        )
         if metadata is not None:
             published = str(metadata.get("issuer", "")).rstrip("/")
             if published != issuer:
                 raise DiscoveryError(
-                    f"the server's discovery document names issuer {published!r}, "
-                    f"expected {issuer!r}",
+                    "the server's discovery document names issuer "
+                    f"{printable(published, 200)!r}, expected {issuer!r}",
                     hint="check --server, or pass --issuer if the server is right",
                 )
             jwks_uri = metadata.get("jwks_uri")
+            if jwks_uri is not None and not isinstance(jwks_uri, str):
+                raise DiscoveryError(
+                    "the server's discovery document has a jwks_uri that is not text",
+                    hint="pass --jwks-uri with the provider's key set",
+                )
         jwks_uri = jwks_uri or f"{config.server}/restapi/oauth/jwks"
-    jwks = await _get_json(wiring, str(jwks_uri))
+    jwks = await _get_json(wiring, jwks_uri, MAX_JWKS_BYTES, "the JWKS URL (jwks_uri)")
     if jwks is None or not isinstance(jwks.get("keys"), list):
         raise DiscoveryError(
             f"no JWKS at {jwks_uri}", hint="pass --jwks-uri with the provider's key set"

@@ -30,7 +30,7 @@ from joserfc.errors import BadSignatureError, ExpiredTokenError, JoseError
 from joserfc.jwk import Key, KeySet, OctKey
 
 from loopback_login.environment import CLIENT_SECRET_ENV
-from loopback_login.errors import IDTokenError, NonceMismatchError
+from loopback_login.errors import IDTokenError, NonceMismatchError, printable
 
 __all__ = [
     "ALLOWED_ALGORITHMS",
@@ -108,7 +108,7 @@ def validate_id_token(
     alg = header.get("alg")
     if alg not in ALLOWED_ALGORITHMS:
         raise IDTokenError(
-            f"check 1 failed: the ID token's algorithm {alg!r} is not allowed "
+            f"check 1 failed: the ID token's algorithm {_q(alg)} is not allowed "
             f"(allowed: {', '.join(ALLOWED_ALGORITHMS)}); likely cause: a forged "
             "token, or a server that does not sign its tokens",
             hint="check --server: a RingCentral server signs with RS256 or HS256",
@@ -199,7 +199,7 @@ def _candidates(keys: KeySet | None, header: Mapping[str, Any], alg: str) -> lis
     kid, kty = header.get("kid"), _KEY_TYPES[alg[:2]]
     found = [k for k in keys.keys if k.key_type == kty and kid in (None, k.kid)]
     if not found:
-        what = f"key {kid!r}" if kid is not None else f"{kty} key"
+        what = f"key {_q(kid)}" if kid is not None else f"{kty} key"
         raise UnknownKeyError(
             f"check 2 failed: no {what} in the provider's JWKS", hint=hint
         )
@@ -241,7 +241,7 @@ def _claim_error(
 ) -> IDTokenError:
     if name == "iss" and isinstance(value, str):
         return IDTokenError(
-            f"check 3 failed: the ID token's issuer {value!r} is not {issuer!r}; "
+            f"check 3 failed: the ID token's issuer {_q(value)} is not {issuer!r}; "
             "likely cause: a wrong issuer (--server or --issuer)",
             hint="check --server, or pass --issuer with the server's issuer",
         )
@@ -264,17 +264,22 @@ def _check_audience(claims: Mapping[str, Any], client_id: str) -> None:
     audiences = [aud] if isinstance(aud, str) else list(aud)
     if client_id not in audiences:
         raise IDTokenError(
-            f"check 4 failed: the ID token is for {audiences!r}, not client "
+            f"check 4 failed: the ID token is for {_q(audiences)}, not client "
             f"{client_id!r}; likely cause: a wrong --client-id",
             hint="check --client-id",
         )
     azp = claims.get("azp")
     if (len(audiences) > 1 or azp is not None) and azp != client_id:
         raise IDTokenError(
-            f"check 4 failed: the ID token's azp {azp!r} is not client {client_id!r} "
-            f"(audiences {audiences!r}); likely cause: a token issued to another app",
+            f"check 4 failed: the ID token's azp {_q(azp)} is not client {client_id!r} "
+            f"(audiences {_q(audiences)}); likely cause: a token issued to another app",
             hint="check --client-id",
         )
+
+
+def _q(value: Any) -> str:
+    """A claim from the token, quoted as it may be shown: short and printable."""
+    return printable(repr(value))
 
 
 def _utc(timestamp: float) -> str:

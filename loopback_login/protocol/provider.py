@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from loopback_login.errors import ConfigError
-from loopback_login.protocol.urls import resolve_server
+from loopback_login.protocol.urls import check_url, resolve_server
 
 __all__ = [
     "AUTHORIZE_PARAMS",
@@ -69,6 +69,12 @@ class ProviderConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "server", resolve_server(self.server))
+        if self.jwks_uri is not None:
+            check_url(
+                self.jwks_uri,
+                "--jwks-uri",
+                hint="give the https URL of the provider's JWKS",
+            )
         if not self.client_id or not self.client_id.strip():
             raise ConfigError(
                 "no client id given",

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from loopback_login.errors import TokenEndpointError
-from loopback_login.store.expiry import needs_refresh
+from loopback_login.errors import TokenEndpointError, printable
+from loopback_login.store.expiry import default_margin, needs_refresh
 
-__all__ = ["TokenSet"]
+__all__ = ["ACCESS_TOKEN", "OTHER_TOKEN", "TokenSet"]
 
 T = TypeVar("T")
+
+ACCESS_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+"""RFC 6750 §2.1 ``b64token``: what may follow ``Bearer`` in a header. Anything else
+(a CR LF, an ESC) would let the server write headers or terminal commands through
+``token --format header`` or a shell's ``$(loopback-login token)``."""
+OTHER_TOKEN = re.compile(r"[\x21-\x7e]+")
+"""Refresh and ID tokens: printable ASCII without spaces (RFC 6749 §A.17, JWS)."""
+MAX_TOKEN_LENGTH = 64 * 1024
+_SERVER_HINT = "check --server; if it is right, tell the server's operator"
 
 # TokenInfo fields we keep by name; any other field the server sends goes to ``extra``.
 _TIMED = ("expires_in", "refresh_token_expires_in", "session_expires_in")
@@ -50,31 +60,43 @@ class TokenSet:
                 "the response has no access_token",
                 hint="the server is not speaking OAuth 2.0 here; check --server",
             )
+        _check_token("access_token", access, ACCESS_TOKEN)
+        for name in ("refresh_token", "id_token"):
+            if body.get(name) not in (None, ""):
+                _check_token(name, body[name], OTHER_TOKEN)
         token_type = body.get("token_type") or "bearer"
         if not isinstance(token_type, str) or token_type.lower() != "bearer":
             raise TokenEndpointError(
-                "invalid_response", f"unsupported token_type {token_type!r}"
+                "invalid_response",
+                f"unsupported token_type {printable(token_type, 40)!r}",
+                hint=_SERVER_HINT,
             )
 
-        def seconds(name: str) -> float | None:
+        def seconds(name: str, *, positive: bool = False) -> float | None:
             value = body.get(name)
             if value is None or value == "":
                 return None
             try:
+                if isinstance(value, bool):  # JSON true is no number of seconds
+                    raise TypeError(name)
                 number = float(value)
             except (TypeError, ValueError, OverflowError) as exc:
                 raise TokenEndpointError(
-                    "invalid_response", f"{name} is not a number"
+                    "invalid_response", f"{name} is not a number", hint=_SERVER_HINT
                 ) from exc
-            if not 0 <= number < 10**9:
-                raise TokenEndpointError("invalid_response", f"{name} is out of range")
+            # NaN fails both comparisons; 0 s would be a token dead on arrival.
+            low_ok = number > 0 if positive else number >= 0
+            if not (low_ok and number < 10**9):
+                raise TokenEndpointError(
+                    "invalid_response", f"{name} is out of range", hint=_SERVER_HINT
+                )
             return number
 
         def text(name: str) -> str | None:
             value = body.get(name)
             return None if value is None else str(value)
 
-        expires_in = seconds("expires_in")
+        expires_in = seconds("expires_in", positive=True)
         refresh_in = seconds("refresh_token_expires_in")
         session_in = seconds("session_expires_in")
         refresh = body.get("refresh_token")
@@ -98,7 +120,23 @@ class TokenSet:
             extra={k: v for k, v in body.items() if k not in known},
         )
 
+    @property
+    def lifetime(self) -> float:
+        """Seconds the server gave this token: what a refresh would give again."""
+        return self.expires_at - self.issued_at
+
     def needs_refresh(self, *, now: float, min_valid: float | None = None) -> bool:
+        """Fewer than ``min_valid`` seconds left (default: a margin scaled to the
+        lifetime), unless a refresh could not do much better.
+
+        A ``min_valid`` near or past the token's lifetime cannot be met by any
+        token, so it is capped: a token in the first tenth of its life (the default
+        margin) is as fresh as a refresh would make it. Otherwise each of many
+        parallel callers would refresh in turn, against a server that allows five
+        a minute.
+        """
+        if min_valid is not None:
+            min_valid = min(min_valid, self.lifetime - default_margin(self.lifetime))
         return needs_refresh(self.expires_at, self.issued_at, now, min_valid)
 
     def is_expired(self, *, now: float) -> bool:
@@ -180,3 +218,25 @@ def _time(value: Any) -> float:
 
 def _maybe(convert: Callable[[Any], T], value: Any) -> T | None:
     return None if value is None else convert(value)
+
+
+def _check_token(name: str, value: Any, pattern: re.Pattern[str]) -> None:
+    """Refuse a token with characters outside ``pattern``, without quoting it."""
+    if not isinstance(value, str):
+        reason = f"is {type(value).__name__}, not text"
+    elif len(value) > MAX_TOKEN_LENGTH:
+        reason = f"is longer than {MAX_TOKEN_LENGTH // 1024} KiB"
+    elif not pattern.fullmatch(value):
+        reason = "holds characters other than " + (
+            "RFC 6750's token characters"
+            if pattern is ACCESS_TOKEN
+            else "printable ASCII without spaces"
+        )
+    else:
+        return
+    raise TokenEndpointError(
+        "invalid_response",
+        f"the server's {name} {reason} (a control character could inject "
+        "headers or terminal commands); nothing was saved",
+        hint=_SERVER_HINT,
+    )

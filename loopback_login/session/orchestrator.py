@@ -116,6 +116,8 @@ class LoginSession:
 
         Opens a browser only with ``login=True``, and then under the profile's lock,
         so parallel callers wait for one login instead of opening a tab each.
+        A ``min_valid`` longer than the server's tokens live is met by a fresh token
+        (see :meth:`TokenSet.needs_refresh`), with a warning through ``notify``.
 
         Raises:
             NotLoggedInError: nothing cached (or no refresh token) and ``login`` is off.
@@ -123,6 +125,22 @@ class LoginSession:
             NetworkError, TokenEndpointError: refresh failed and the cached token
                 is expired.
         """
+        tokens = await self._get_token(min_valid=min_valid, login=login)
+        now = self._wiring.clock()
+        left = tokens.expires_at - now
+        # Fresh, and still short of min_valid: no token of this server can do better.
+        if (
+            min_valid is not None
+            and left < min_valid
+            and not self._stale_tokens(tokens, min_valid)
+        ):
+            self._wiring.notify(
+                f"warning: the token is valid for {left:.0f} s only, not "
+                f"{min_valid:g}: this server's tokens live {tokens.lifetime:.0f} s"
+            )
+        return tokens
+
+    async def _get_token(self, *, min_valid: float | None, login: bool) -> TokenSet:
         entry = self._load()
         if entry is not None and not entry.dead and not self._stale(entry, min_valid):
             return entry.tokens
@@ -229,7 +247,10 @@ class LoginSession:
         return load_entry(self._store, self.profile, quiet=quiet)
 
     def _stale(self, entry: ProfileEntry, min_valid: float | None) -> bool:
-        return entry.tokens.needs_refresh(now=self._wiring.clock(), min_valid=min_valid)
+        return self._stale_tokens(entry.tokens, min_valid)
+
+    def _stale_tokens(self, tokens: TokenSet, min_valid: float | None) -> bool:
+        return tokens.needs_refresh(now=self._wiring.clock(), min_valid=min_valid)
 
     def _login_settings(
         self, previous: ProfileEntry | None
