@@ -177,7 +177,7 @@ def test_escape_sequences_in_a_name_are_printed_inert(
     assert_inert(output)
 
     as_json = cli("status", "--json", "-p", "default")
-    row = json.loads(as_json.stdout)
+    [row] = json.loads(as_json.stdout)
     assert row["owner_id"] == HOSTILE_USER.owner_id
     assert "\\u001b]0;pwned" in as_json.stdout
 
