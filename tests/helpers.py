@@ -471,3 +471,42 @@ def blocked_on_flock(pid: int) -> bool:
     """Whether ``pid`` waits for a flock (Linux lists waiters with "->")."""
     with open("/proc/locks") as locks:
         return any("->" in line and f" {pid} " in line for line in locks)
+
+
+NOW = time.time()
+
+
+ACCESS = "U0pDMTFQMDFQQVMwMHxBQUJ-access.token_value"
+
+
+def entry_with(**tokens: Any) -> dict[str, Any]:
+    """A whole valid entry, its tokens' fields replaced by ``tokens``."""
+    base = {
+        "access_token": ACCESS,
+        "token_type": "bearer",
+        "issued_at": NOW - 600,
+        "expires_at": NOW + 3000,
+        "refresh_token": None,
+        "scope": "ReadAccounts",
+        "extra": {},
+    }
+    return {
+        "format": 1,
+        "profile": "default",
+        # Nothing listens on port 9 of 127.0.0.1: a refresh fails at once.
+        "settings": {"server": "http://127.0.0.1:9", "client_id": "demo"},
+        "tokens": {**base, **tokens},
+        "saved_at": NOW - 600,
+        "identity": None,
+        "provider_keys": None,
+        "dead": None,
+    }
+
+
+def write_entry(home: Path, entry: object) -> Path:
+    home.mkdir(mode=0o700, exist_ok=True)
+    path = home / "default.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(entry if isinstance(entry, str) else json.dumps(entry))
+    return path

@@ -291,4 +291,4 @@ def test_bad_server_ports_are_refused(cli: Cli, server: str) -> None:
     """--server with a port out of range, negative or with a space: one error line."""
     result = cli("login", "--server", server, "--client-id", "c", "--no-browser")
     assert_clear_error(result, "--server")
-    assert result.returncode == 1
+    assert result.returncode == 2  # a value that cannot work: a usage error

@@ -42,6 +42,7 @@ from loopback_login.errors import (
     CorruptEntryError,
     LoopbackLoginError,
     NotLoggedInError,
+    TokenStoreError,
     login_hint,
     printable,
 )
@@ -522,13 +523,25 @@ def logout(
                 say(f"Profile {name!r}'s settings are forgotten.")
 
     drive(go())
+
+    def why(exc: LoopbackLoginError) -> str:  # nothing was revoked if the store failed
+        return (
+            str(exc)
+            if isinstance(exc, TokenStoreError)
+            else f"the revocation failed: {exc}"
+        )
+
     for name, exc in failures[:-1]:
-        say(f"error: profile {name!r} kept: the revocation failed: {exc}")
+        say(f"error: profile {name!r} kept: {why(exc)}")
     if failures:
         name, exc = failures[-1]
+        if isinstance(exc, TokenStoreError):
+            raise TokenStoreError(
+                f"profile {name!r} kept: {exc}", hint=exc.hint
+            ) from exc
         local_hint = "or, to forget it here only, add --local"
         raise LoopbackLoginError(
-            f"profile {name!r} kept: the revocation failed: {exc}",
+            f"profile {name!r} kept: {why(exc)}",
             hint=f"{exc.hint}; {local_hint}" if exc.hint else local_hint,
         ) from exc
     if not names and all_:

@@ -235,6 +235,10 @@ def setup(verbose: bool, cache_dir: str | None) -> FileTokenStore:
         logging.basicConfig(
             level=logging.DEBUG, stream=sys.stderr, format="%(name)s: %(message)s"
         )
+    if cache_dir == "":  # an unset variable, not this, means the default
+        raise ConfigError(
+            "--cache-dir is empty", hint="name a folder, or leave the option out"
+        )
     store = FileTokenStore(cache_dir or default_store_dir())
     Invocation.store = store
     if (ctx := click.get_current_context(silent=True)) is not None:

@@ -134,7 +134,9 @@ def _parse(args: Sequence[str]) -> dict[str, str] | None:
             return None
         if not eq:
             value = next(items, "")
-            if not value or value.startswith("-"):
+            if value.startswith("-"):
                 return None
+        if not value:  # `--profile=`, `-p ''`: the full command refuses it
+            return None
         options[key] = value
     return options

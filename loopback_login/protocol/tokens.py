@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from loopback_login.errors import TokenEndpointError, printable
 from loopback_login.store.expiry import default_margin, needs_refresh
+from loopback_login.store.valid import tokens_problem
 
 __all__ = ["ACCESS_TOKEN", "OTHER_TOKEN", "TokenSet"]
 
@@ -64,6 +65,7 @@ class TokenSet:
         for name in ("refresh_token", "id_token"):
             if body.get(name) not in (None, ""):
                 _check_token(name, body[name], OTHER_TOKEN)
+        refresh = body.get("refresh_token")
         token_type = body.get("token_type") or "bearer"
         if not isinstance(token_type, str) or token_type.lower() != "bearer":
             raise TokenEndpointError(
@@ -99,7 +101,6 @@ class TokenSet:
         expires_in = seconds("expires_in", positive=True)
         refresh_in = seconds("refresh_token_expires_in")
         session_in = seconds("session_expires_in")
-        refresh = body.get("refresh_token")
         known = {
             "access_token", "token_type", "refresh_token", "scope", "id_token",
             "owner_id", "endpoint_id", "session_id", *_TIMED,
@@ -172,8 +173,11 @@ class TokenSet:
         """Inverse of :meth:`to_json`.
 
         Raises ``KeyError``, ``TypeError``, ``ValueError`` or ``OverflowError`` on
-        data that is not what :meth:`to_json` wrote.
+        data that is not what :meth:`to_json` wrote; ``ValueError`` for anything
+        :func:`tokens_problem` refuses (the rule the cached ``token`` path applies).
         """
+        if (problem := tokens_problem(data)) is not None:
+            raise ValueError(problem)
         return cls(
             access_token=_text(data["access_token"]),
             token_type=_text(data.get("token_type") or "bearer"),

@@ -11,6 +11,7 @@ from loopback_login.errors import CorruptEntryError
 from loopback_login.protocol.discovery import ProviderKeys
 from loopback_login.protocol.tokens import TokenSet
 from loopback_login.store.file_store import TokenStore
+from loopback_login.store.valid import entry_problem
 
 __all__ = ["ProfileEntry", "describe", "load_entry"]
 
@@ -49,7 +50,13 @@ class ProfileEntry:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], profile: str) -> ProfileEntry:
-        """The entry stored under ``profile``: the name comes from the store."""
+        """The entry stored under ``profile``: the name comes from the store.
+
+        CorruptEntryError for what :func:`entry_problem` refuses: the cached
+        ``token`` path applies the same rule, so both read an entry alike.
+        """
+        if (problem := entry_problem(data)) is not None:
+            raise CorruptEntryError(problem)
         try:
             return cls(
                 profile=profile,

@@ -175,6 +175,8 @@ class LoginSession:
             entry = self._load()
             if entry is None:
                 return False
+            # Before revoking: a session whose entry cannot be removed must stay live.
+            self._store.check_writable(self.profile)
             if not local and not entry.dead:
                 tokens = entry.tokens
                 await TokenClient(self._provider_for(entry), self._wiring).revoke(
@@ -192,15 +194,18 @@ class LoginSession:
     async def _login_locked(self) -> TokenSet:
         previous = self._load(quiet=True)
         provider, loopback = self._login_settings(previous)
-        entry = await sign_in(
-            provider,
-            loopback,
-            profile=self.profile,
-            store=self._store,
-            wiring=self._wiring,
-            opener=self._opener,
-            pasted=self._pasted,
-        )
+        # Before the browser opens: a sign-in whose session cannot be saved would
+        # only have the person sign in for nothing.
+        with self._store.reserve(self.profile) as room:
+            entry = await sign_in(
+                provider,
+                loopback,
+                profile=self.profile,
+                room=room,
+                wiring=self._wiring,
+                opener=self._opener,
+                pasted=self._pasted,
+            )
         if previous is not None and not previous.dead:
             await self._revoke_replaced(previous, provider)
         return entry.tokens

@@ -1,7 +1,8 @@
 """The refresh step, under the profile's lock.
 
 RingCentral's refresh tokens are single-use: spending one whose successor is then
-lost ends the session. So the successor's place on disk is checked first, and once
+lost ends the session. So before one is spent, the store proves that the entry can
+be replaced and sets aside room for its successor (``TokenStore.reserve``); once
 spent, nothing (not even a bad ID token) keeps the new tokens from being saved.
 """
 
@@ -63,50 +64,69 @@ async def refresh_entry(
             f"the refresh token of profile {profile!r} has expired",
             hint=login_hint(profile),
         )
-    # The refresh spends a single-use token: make sure its successor can be
-    # saved before spending it (a read-only or full disk would lose the session).
+    # The refresh spends a single-use token: make sure its successor will be
+    # saved before spending it (a full or read-only disk, or an entry that cannot
+    # be replaced, would lose the session).
     try:
-        store.check_writable(profile)
+        room = store.reserve(profile)
     except TokenStoreError as exc:
         return _stale_or_raise(tokens, exc, wiring)
-    try:
-        fresh = await TokenClient(provider, wiring).refresh(tokens.refresh_token)
-    except InvalidGrantError as exc:
-        reason = exc.error_description or exc.error
-        store.save(profile, entry.mark_dead(reason).to_json())
-        raise SessionExpiredError(
-            f"session expired for profile {profile!r}: {reason}",
-            hint=login_hint(profile),
-        ) from exc
-    except (NetworkError, TokenEndpointError) as exc:
-        return _stale_or_raise(tokens, exc, wiring)
-    if fresh.refresh_token is None:  # RFC 6749 §6: the old one stays valid
-        fresh = _keep_refresh_token(fresh, tokens)
-    try:
-        identity = await check_id_token(
-            fresh.id_token,
-            provider=provider,
-            wiring=wiring,
-            cached=entry.provider_keys,
-            nonce=None,
-        )
-    except (IDTokenError, DiscoveryError) as exc:
-        # The old refresh token is spent: losing the new one would end the
-        # session. Keep the tokens, drop the ID token, keep the login's identity.
-        wiring.notify(f"warning: the refreshed ID token was not accepted: {exc}")
-        fresh = dataclasses.replace(fresh, id_token=None)
-        identity = IdentityCheck(entry.provider_keys, None)
-    store.save(
-        profile,
-        ProfileEntry(
+    with room:
+        try:
+            fresh = await TokenClient(provider, wiring).refresh(tokens.refresh_token)
+        except InvalidGrantError as exc:
+            reason = exc.error_description or exc.error
+            room.commit(entry.mark_dead(reason).to_json(), keep_unsaved=False)
+            raise SessionExpiredError(
+                f"session expired for profile {profile!r}: {reason}",
+                hint=login_hint(profile),
+            ) from exc
+        except (NetworkError, TokenEndpointError) as exc:
+            return _stale_or_raise(tokens, exc, wiring)
+        if fresh.refresh_token is None:  # RFC 6749 §6: the old one stays valid
+            fresh = _keep_refresh_token(fresh, tokens)
+        try:
+            identity = await check_id_token(
+                fresh.id_token,
+                provider=provider,
+                wiring=wiring,
+                cached=entry.provider_keys,
+                nonce=None,
+            )
+        except (IDTokenError, DiscoveryError) as exc:
+            # The old refresh token is spent: losing the new one would end the
+            # session. Keep the tokens, drop the ID token, keep the login's identity.
+            wiring.notify(f"warning: the refreshed ID token was not accepted: {exc}")
+            fresh = dataclasses.replace(fresh, id_token=None)
+            identity = IdentityCheck(entry.provider_keys, None)
+        successor = ProfileEntry(
             profile=profile,
             settings=entry.settings,
             tokens=fresh,
             saved_at=wiring.clock(),
             identity=identity.identity or entry.identity,
             provider_keys=identity.keys or entry.provider_keys,
-        ).to_json(),
-    )
+        )
+        try:
+            room.commit(successor.to_json())
+        except TokenStoreError:
+            if not room.held:  # written, but not put in place: the error says where
+                raise
+            # Bigger than the room set aside (or than an entry may be): what the
+            # session needs is the tokens. Without the new ID token, the extra
+            # fields and new keys, the successor is about the size of the entry
+            # it replaces, for which there is room.
+            fresh = dataclasses.replace(fresh, id_token=None, extra={})
+            slim = dataclasses.replace(
+                successor,
+                tokens=fresh,
+                identity=entry.identity,
+                provider_keys=entry.provider_keys,
+            )
+            room.commit(slim.to_json())
+            wiring.notify(
+                "warning: the refreshed session was saved without its new ID token"
+            )
     return fresh
 
 

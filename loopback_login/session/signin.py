@@ -2,7 +2,9 @@
 round trip, the code exchange, the ID-token check, and saving the new session.
 
 The session is saved before the browser is told that it worked, so the page never
-claims a sign-in that was not kept.
+claims a sign-in that was not kept; tokens that are not kept (the save failed, the
+ID token did not pass) are revoked, so no session is left live at the server that
+nobody holds.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from loopback_login.protocol.oidc import check_id_token
 from loopback_login.protocol.pkce import PkcePair, new_nonce, new_state
 from loopback_login.protocol.provider import ProviderConfig
 from loopback_login.protocol.token_client import TokenClient
-from loopback_login.protocol.wiring import Wiring
+from loopback_login.protocol.tokens import TokenSet
+from loopback_login.protocol.wiring import Notify, Wiring
 from loopback_login.session.entry import ProfileEntry
-from loopback_login.store.file_store import TokenStore
+from loopback_login.store.file_store import EntryReservation
 
 __all__ = ["sign_in"]
 
@@ -36,12 +39,13 @@ async def sign_in(
     loopback: LoopbackConfig,
     *,
     profile: str,
-    store: TokenStore,
+    room: EntryReservation,
     wiring: Wiring,
     opener: BrowserOpener,
     pasted: PastedLines | None = None,
 ) -> ProfileEntry:
-    """Sign in with the browser and save the session as ``profile``'s entry.
+    """Sign in with the browser and save the session as ``profile``'s entry, in
+    the ``room`` set aside for it before the browser opened.
 
     ``provider`` carries the client secret, if the app has one.
     """
@@ -84,24 +88,31 @@ async def sign_in(
             tokens = await TokenClient(provider, wiring).exchange_code(
                 code, redirect_uri=server.redirect_uri, code_verifier=pkce.code_verifier
             )
-            check = await check_id_token(
-                tokens.id_token,
-                provider=provider,
-                wiring=wiring,
-                cached=await keys,
-                nonce=nonce,
-            )
-            settings = provider.to_profile()
-            settings["redirect_uris"] = list(loopback.redirect_uris)
-            entry = ProfileEntry(
-                profile=profile,
-                settings=settings,
-                tokens=tokens,
-                saved_at=wiring.clock(),
-                identity=check.identity,
-                provider_keys=check.keys,
-            )
-            store.save(profile, entry.to_json())
+            try:
+                check = await check_id_token(
+                    tokens.id_token,
+                    provider=provider,
+                    wiring=wiring,
+                    cached=await keys,
+                    nonce=nonce,
+                )
+                settings = provider.to_profile()
+                settings["redirect_uris"] = list(loopback.redirect_uris)
+                entry = ProfileEntry(
+                    profile=profile,
+                    settings=settings,
+                    tokens=tokens,
+                    saved_at=wiring.clock(),
+                    identity=check.identity,
+                    provider_keys=check.keys,
+                )
+                room.commit(entry.to_json(), keep_unsaved=False)
+            except LoopbackLoginError:
+                # Not kept: a session nobody holds must not stay live at the server.
+                await _revoke_unkept(
+                    TokenClient(provider, wiring), tokens, wiring.notify
+                )
+                raise
         except LoopbackLoginError as exc:
             server.finish(Outcome(error=exc))
             raise
@@ -109,6 +120,13 @@ async def sign_in(
             keys.cancel()
         server.finish(Outcome(account=entry.account))
     return entry
+
+
+async def _revoke_unkept(client: TokenClient, tokens: TokenSet, notify: Notify) -> None:
+    try:
+        await client.revoke(tokens.refresh_token or tokens.access_token)
+    except LoopbackLoginError as exc:
+        notify(f"warning: the new session, not saved, could not be revoked: {exc}")
 
 
 async def _prefetch_keys(

@@ -26,7 +26,7 @@ from loopback_login.store import quickjson
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from contextlib import AbstractContextManager
     from typing import Any, Protocol
 
@@ -36,6 +36,7 @@ else:  # the protocol serves type checkers; at run time it is a plain base class
 
 __all__ = [
     "FORMAT_VERSION",
+    "EntryReservation",
     "FileTokenStore",
     "TokenStore",
     "decode_entry",
@@ -56,8 +57,12 @@ class TokenStore(Protocol):
     def load(self, profile: str) -> dict[str, Any] | None: ...  # None: no entry
     def save(self, profile: str, entry: dict[str, Any]) -> None: ...
     def delete(self, profile: str) -> bool: ...  # True if something was removed
-    # Raises TokenStoreError unless a save of ``size`` bytes would succeed now.
-    def check_writable(self, profile: str, size: int = 4096) -> None: ...
+    # Raises TokenStoreError if the entry could not be replaced or removed now
+    # (a read-only store, an immutable file); writes nothing.
+    def check_writable(self, profile: str) -> None: ...
+    # Room for the entry's successor, proven and set aside (under the lock) before
+    # a single-use token is spent; TokenStoreError if the save would fail.
+    def reserve(self, profile: str) -> EntryReservation: ...
     def profiles(self) -> list[str]: ...  # sorted names of profiles with an entry
     # Moves a damaged entry out of the way (never deletes it); the error says where.
     def set_aside(self, profile: str, reason: str) -> CorruptEntryError: ...
@@ -66,6 +71,42 @@ class TokenStore(Protocol):
     def lock(
         self, profile: str, *, timeout: float = 300.0
     ) -> AbstractContextManager[None]: ...
+
+
+class EntryReservation:
+    """Room for one profile's next entry, set aside by :meth:`TokenStore.reserve`;
+    a ``with`` block gives it back unless it was used."""
+
+    def __init__(
+        self,
+        commit: Callable[[dict[str, Any], bool], None],
+        release: Callable[[], None],
+        held: Callable[[], bool],
+    ) -> None:
+        self._commit, self._release, self._held = commit, release, held
+
+    @property
+    def held(self) -> bool:
+        """True until the room is used or given back: another commit may try."""
+        return self._held()
+
+    def commit(self, entry: dict[str, Any], *, keep_unsaved: bool = True) -> None:
+        """Save ``entry`` into the room set aside; TokenStoreError if that fails.
+
+        A failed write leaves the room held (a smaller entry may still fit). If
+        only the final step fails, the entry is kept in a private file the error
+        names, unless ``keep_unsaved`` is false (it holds nothing worth keeping).
+        """
+        self._commit(entry, keep_unsaved)
+
+    def release(self) -> None:
+        self._release()
+
+    def __enter__(self) -> EntryReservation:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._release()
 
 
 def _is_profile_name(name: object) -> bool:
@@ -112,13 +153,21 @@ def default_store_dir(environ: Mapping[str, str] = os.environ) -> str:
 
 
 def encode_entry(entry: dict[str, Any]) -> bytes:
+    """The entry's bytes; TokenStoreError if it is too big to be read back."""
     if not isinstance(entry, dict):
         raise TypeError(f"a token entry must be a dict, not {type(entry).__name__}")
     data = {"format": FORMAT_VERSION, **entry}
     data["format"] = FORMAT_VERSION  # this code wrote it, whatever the caller passed
     import json  # writers only: readers use quickjson, which spares `token` `re`
 
-    return json.dumps(data, separators=(",", ":")).encode()
+    raw = json.dumps(data, separators=(",", ":")).encode()
+    if len(raw) > files.MAX_ENTRY_BYTES:
+        raise TokenStoreError(
+            f"the entry would be {len(raw)} bytes, more than the "
+            f"{files.MAX_ENTRY_BYTES} an entry can be; it was not saved",
+            hint="the server's answer was unusually large: report it to its owner",
+        )
+    return raw
 
 
 def decode_entry(data: bytes) -> dict[str, Any] | None:
@@ -153,7 +202,13 @@ class FileTokenStore:
         """
         path = self.path_for(profile)
         for _attempt in range(3):
-            if (read := files.read_private(path, self.directory)) is None:
+            try:
+                read = files.read_private(path, self.directory)
+            except files.Refused as exc:
+                raise files.move_aside(
+                    path, str(exc), hint=login_hint(profile)
+                ) from None
+            if read is None:
                 return None
             files.check_private(path, read[1], folder=False)
             files.check_private(self.directory, read[2], folder=True)
@@ -175,21 +230,49 @@ class FileTokenStore:
         path = self.path_for(profile)
         data = encode_entry(entry)
         files.ensure_folder(self.directory)
-        try:
-            old = files.read_private(path, self.directory)
-        except OSError:
-            old = None  # unreadable: replacing it is the fix
-        refuse_newer(path, decode_entry(old[0]) if old else None)
+        # Before any temp file is made: one that cannot be removed again (a folder
+        # with chattr +a) would be left behind.
+        files.check_changeable(path)
+        refuse_newer(path, decode_entry(old) if (old := self._current(path)) else None)
         files.replace_with(path, files.write_temp(path, data, prefix=profile))
         files.sweep_orphans(self.directory)
         files.sweep_corrupt(self.directory)
 
-    def check_writable(self, profile: str, size: int = 4096) -> None:
-        """Write ``size`` bytes beside the entry and remove them; TokenStoreError if
-        that fails. The entry itself is not touched."""
+    def check_writable(self, profile: str) -> None:
+        """TokenStoreError if the entry could not be replaced or removed now: a
+        read-only file system, ``chattr +i`` or ``+a``. Writes nothing."""
         path = self.path_for(profile)
         files.ensure_folder(self.directory)
-        os.unlink(files.write_temp(path, bytes(size), prefix=profile))
+        files.check_changeable(path)
+
+    def reserve(self, profile: str) -> EntryReservation:
+        """Prove the entry can be replaced and set aside room for its successor:
+        twice the current entry's size, at least 16 KiB more than it.
+
+        Hold the profile's lock. Raises TokenStoreError if the successor's save
+        would fail (no room, a read-only store, an entry that cannot be replaced).
+        """
+        path = self.path_for(profile)
+        files.ensure_folder(self.directory)
+        current = self._current(path)
+        refuse_newer(path, decode_entry(current) if current else None)
+        n = len(current or b"")
+        size = min(max(2 * n, n + files.RESERVE_SLACK), files.MAX_ENTRY_BYTES)
+        room = files.reserve(path, current, prefix=profile, size=size)
+        files.sweep_orphans(self.directory)
+        files.sweep_corrupt(self.directory)
+
+        def commit(entry: dict[str, Any], keep_unsaved: bool) -> None:
+            room.commit(encode_entry(entry), keep_unsaved=keep_unsaved)
+
+        return EntryReservation(commit, room.release, lambda: room.held)
+
+    def _current(self, path: str) -> bytes | None:
+        try:
+            old = files.read_private(path, self.directory)
+        except (OSError, files.Refused):
+            return None  # unreadable or not an entry: replacing it is the fix
+        return old[0] if old else None
 
     def delete(self, profile: str) -> bool:
         path = self.path_for(profile)
@@ -237,8 +320,8 @@ class FileTokenStore:
                 ) from exc
             except OSError as exc:
                 raise files.os_error("lock", path, exc) from exc
-            if not locking.CAN_HAND_OVER:
-                return held
+            if not locking.CAN_HAND_OVER or not locking.really_held(held):
+                return held  # a lock file is removed only by its holder
             return _Tidy(held, path, self.path_for(profile))
 
         return locking.ProfileLock(acquire)

@@ -30,6 +30,7 @@ __all__ = [
     "LockTimeout",
     "ProfileLock",
     "acquire",
+    "really_held",
     "release_handed_over",
     "remove_held",
 ]
@@ -96,7 +97,11 @@ def acquire(path: str, timeout: float) -> Held:
 
     deadline = time.monotonic() + timeout
     while True:
-        fd = os.open(path, flags, 0o600)
+        try:
+            fd = os.open(path, flags, 0o600)
+        except OSError as exc:
+            if (fd := _open_read_only(path, exc)) < 0:
+                return _Unlocked()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -122,6 +127,11 @@ def _still_at(fd: int, path: str) -> bool:
     return (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino)
 
 
+def really_held(held: Held) -> bool:
+    """False for the stand-in given on a store nobody can write (no lock taken)."""
+    return not isinstance(held, _Unlocked)
+
+
 def remove_held(path: str) -> None:
     """Unlink the lock file at ``path``; the caller holds its lock.
 
@@ -140,6 +150,37 @@ def release_handed_over() -> None:
     """Let go of locks handed over but never taken back (the command ended early)."""
     while _handed_over:
         _handed_over.popitem()[1].release()
+
+
+def _open_read_only(path: str, exc: OSError) -> int:
+    """The lock file opened for reading, which is all ``flock`` needs, when it
+    cannot be opened for writing; -1 on a read-only file system without one.
+
+    A store nobody can write needs no lock: there, no process can save a refresh,
+    so none spends one (the save is proven possible first); reading must go on.
+    """
+    import errno
+
+    if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+        raise exc
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        if exc.errno == errno.EROFS:
+            return -1
+        raise exc from None
+    except OSError:
+        raise exc from None
+
+
+class _Unlocked:
+    """What a lock is on a store nobody can write."""
+
+    def release(self) -> None:
+        pass
+
+    def hand_over(self) -> bool:
+        return False
 
 
 class _FlockHeld:

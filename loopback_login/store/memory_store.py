@@ -9,6 +9,7 @@ from typing import Any
 
 from loopback_login.errors import CorruptEntryError, TokenStoreError, login_hint
 from loopback_login.store.file_store import (
+    EntryReservation,
     decode_entry,
     encode_entry,
     validate_profile_name,
@@ -56,8 +57,19 @@ class MemoryTokenStore:
         with self._guard:
             self._entries[validate_profile_name(profile)] = data
 
-    def check_writable(self, profile: str, size: int = 4096) -> None:
+    def check_writable(self, profile: str) -> None:
         validate_profile_name(profile)
+
+    def reserve(self, profile: str) -> EntryReservation:
+        name = validate_profile_name(profile)
+
+        used: list[bool] = []
+
+        def commit(entry: dict[str, Any], keep_unsaved: bool) -> None:
+            self.save(name, entry)
+            used.append(True)
+
+        return EntryReservation(commit, lambda: None, lambda: not used)
 
     def delete(self, profile: str) -> bool:
         with self._guard:
