@@ -17,7 +17,7 @@ import click
 
 from loopback_login.environment import CLIENT_SECRET_ENV as SECRET_ENV
 from loopback_login.environment import HOME_ENV, PROFILE_ENV
-from loopback_login.errors import ConfigError, printable
+from loopback_login.errors import ConfigError, UsageError, printable
 from loopback_login.session.entry import ProfileEntry, describe
 from loopback_login.store.file_store import (
     FileTokenStore,
@@ -112,7 +112,8 @@ def check_profile(
     try:
         return validate_profile_name(value)
     except ConfigError as exc:
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
+        # Said as every error of ours is (one line, a hint), with a usage error's code.
+        raise UsageError(str(exc), hint=exc.hint) from exc
 
 
 def _complete_profiles(
