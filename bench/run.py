@@ -16,6 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import adapter_overhead
+import adapter_storm
 import login_overhead
 import memory
 import refresh_storm
@@ -27,6 +29,8 @@ SECTIONS: list[Callable[[bool], Section]] = [
     login_overhead.run,
     refresh_storm.run,
     memory.run,
+    adapter_overhead.run,
+    adapter_storm.run,
 ]
 
 
@@ -34,7 +38,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a short run (~1 min)")
     args = parser.parse_args()
-    bound(180 if args.quick else 600)
+    bound(240 if args.quick else 900)
     started = time.perf_counter()
     load = os.getloadavg()[0]
     sections = [section(args.quick) for section in SECTIONS]

@@ -34,8 +34,13 @@ if TYPE_CHECKING:
         TokenEndpointError,
         TokenStoreError,
     )
+    from loopback_login.http.aiohttp_auth import AiohttpAuth, aiohttp_session
+    from loopback_login.http.httpx_auth import HttpxAuth
+    from loopback_login.http.requests_auth import RequestsAuth, requests_session
+    from loopback_login.http.source import TokenSource
     from loopback_login.loopback.browser import BrowserOpener, NoBrowser, SystemBrowser
     from loopback_login.loopback.config import LoopbackConfig
+    from loopback_login.protocol.network import NetworkSettings
     from loopback_login.protocol.provider import ProviderConfig
     from loopback_login.protocol.tokens import TokenSet
     from loopback_login.session.orchestrator import LoginSession
@@ -43,6 +48,7 @@ if TYPE_CHECKING:
     from loopback_login.store.memory_store import MemoryTokenStore
 
 __all__ = [
+    "AiohttpAuth",
     "AuthorizationError",
     "AuthorizationTimeoutError",
     "BrowserOpener",
@@ -50,6 +56,7 @@ __all__ = [
     "CorruptEntryError",
     "DiscoveryError",
     "FileTokenStore",
+    "HttpxAuth",
     "IDTokenError",
     "InvalidGrantError",
     "IssuerMismatchError",
@@ -59,22 +66,27 @@ __all__ = [
     "LoopbackLoginError",
     "MemoryTokenStore",
     "NetworkError",
+    "NetworkSettings",
     "NewerEntryError",
     "NoBrowser",
     "NonceMismatchError",
     "NotLoggedInError",
     "ProviderConfig",
     "RateLimitError",
+    "RequestsAuth",
     "SessionExpiredError",
     "StateMismatchError",
     "SystemBrowser",
     "TokenEndpointError",
     "TokenSet",
+    "TokenSource",
     "TokenStore",
     "TokenStoreError",
     "aget_token",
+    "aiohttp_session",
     "create_app",
     "get_token",
+    "requests_session",
 ]
 
 _HOMES = {
@@ -84,6 +96,7 @@ _HOMES = {
     "NoBrowser": "loopback.browser",
     "SystemBrowser": "loopback.browser",
     "LoopbackConfig": "loopback.config",
+    "NetworkSettings": "protocol.network",
     "ProviderConfig": "protocol.provider",
     "create_app": "emulator",
     "LoginSession": "session.orchestrator",
@@ -91,6 +104,13 @@ _HOMES = {
     "MemoryTokenStore": "store.memory_store",
     "TokenStore": "store.file_store",
     "TokenSet": "protocol.tokens",
+    # Each adapter imports its HTTP library: only when asked for by name.
+    "AiohttpAuth": "http.aiohttp_auth",
+    "aiohttp_session": "http.aiohttp_auth",
+    "HttpxAuth": "http.httpx_auth",
+    "RequestsAuth": "http.requests_auth",
+    "requests_session": "http.requests_auth",
+    "TokenSource": "http.source",
 }
 
 

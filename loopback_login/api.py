@@ -22,9 +22,15 @@ async def aget_token(
     cache_dir: str | None = None,
     client_secret: str | None = None,
     login: bool = False,
+    rejected: str | None = None,
 ) -> str:
     """An access token for ``profile``, refreshed if it expires within ``min_valid``
     seconds (default: a tenth of its lifetime, at most five minutes).
+
+    ``rejected`` is a token the server just refused with a 401: if another process
+    has refreshed since, its token comes back with no request; if the profile still
+    holds the refused one, it is refreshed once. Call it once per refused token;
+    a new token refused again is the server's answer, not a reason to loop.
 
     The client secret, if the app has one, comes from ``client_secret`` or
     ``LOOPBACK_LOGIN_CLIENT_SECRET``: it is never stored with the tokens.
@@ -40,7 +46,9 @@ async def aget_token(
     async with LoginSession(
         profile=profile, store=store, client_secret=client_secret or _secret()
     ) as session:
-        tokens = await session.get_token(min_valid=min_valid, login=login)
+        tokens = await session.get_token(
+            min_valid=min_valid, login=login, rejected=rejected
+        )
     return tokens.access_token
 
 
@@ -51,19 +59,18 @@ def get_token(
     cache_dir: str | None = None,
     client_secret: str | None = None,
     login: bool = False,
+    rejected: str | None = None,
 ) -> str:
-    """Synchronous :func:`aget_token`. A valid cached token costs one file read."""
+    """Synchronous :func:`aget_token`. A valid cached token costs one file read.
+
+    Inside a running event loop it always raises (a refresh would block the loop):
+    use ``await aget_token()`` there.
+    """
     from loopback_login.store.file_store import default_store_dir, validate_profile_name
     from loopback_login.store.valid import read_valid_token
 
-    tokens = read_valid_token(
-        validate_profile_name(profile),
-        cache_dir or default_store_dir(),
-        now=time.time(),
-        min_valid=min_valid,
-    )
-    if tokens is not None:
-        return str(tokens["access_token"])
+    # Checked first, so that the mistake shows on the first call and not only on
+    # the first one that needs a refresh.
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -72,6 +79,14 @@ def get_token(
         raise RuntimeError(
             "get_token() cannot run inside an event loop: await aget_token()"
         )
+    tokens = read_valid_token(
+        validate_profile_name(profile),
+        cache_dir or default_store_dir(),
+        now=time.time(),
+        min_valid=min_valid,
+    )
+    if tokens is not None and tokens["access_token"] != rejected:
+        return str(tokens["access_token"])
     return asyncio.run(
         aget_token(
             profile,
@@ -79,5 +94,6 @@ def get_token(
             cache_dir=cache_dir,
             client_secret=client_secret,
             login=login,
+            rejected=rejected,
         )
     )

@@ -33,7 +33,7 @@ from loopback_login.store.memory_store import MemoryTokenStore
 def _clean_env(
     monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """No test sees the developer's profile, secret or cache folder."""
+    """No test sees the developer's profile, secret, cache folder, proxy or CA."""
     for name in (
         "LOOPBACK_LOGIN_PROFILE",
         "LOOPBACK_LOGIN_CLIENT_SECRET",
@@ -42,6 +42,10 @@ def _clean_env(
         "LOOPBACK_LOGIN_SERVER",
         "LOOPBACK_LOGIN_CONFIG",
         "BROWSER",
+        # A developer's proxy or CA must not change what a test reaches or trusts.
+        *("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"),
+        *("https_proxy", "http_proxy", "all_proxy", "no_proxy"),
+        "SSL_CERT_FILE",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))

@@ -17,6 +17,7 @@ import os
 import queue
 import re
 import secrets
+import ssl
 import stat
 import subprocess
 import sys
@@ -74,7 +75,10 @@ SessionFactory = Callable[..., LoginSession]
 class ThreadedEmulator:
     """An emulator on its own event loop in a thread, for sync CLI tests."""
 
-    def __init__(self, config: EmulatorConfig) -> None:
+    def __init__(
+        self, config: EmulatorConfig, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
+        self._ssl_context = ssl_context
         self.loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(config,), daemon=True)
@@ -86,7 +90,7 @@ class ThreadedEmulator:
         asyncio.set_event_loop(self.loop)
 
         async def start() -> None:
-            self._runner, self.url = await serve(config)
+            self._runner, self.url = await serve(config, ssl_context=self._ssl_context)
             self.app = self._runner.app
             self._ready.set()
 
@@ -224,13 +228,17 @@ WAIT = 15.0  # seconds: the bound on every wait for the child process
 
 
 class LoginProcess:
-    """`loopback-login login --no-browser` with stdin to paste into and stderr read
+    """`loopback-login login --no-browser` (or, with ``no_browser=False``, with
+    the browser the environment gives) with stdin to paste into and stderr read
     line by line in a thread, so every wait has a deadline."""
 
-    def __init__(self, cli: Cli, emu: ThreadedEmulator, *args: str) -> None:
+    def __init__(
+        self, cli: Cli, emu: ThreadedEmulator, *args: str, no_browser: bool = True
+    ) -> None:
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "loopback_login", "login", "--no-browser",
+                sys.executable, "-m", "loopback_login", "login",
+                *(["--no-browser"] if no_browser else []),
                 "--server", emu.url, "--client-id", DEMO_CLIENT_ID,
                 "--timeout", "30", *args,
             ],
@@ -510,3 +518,36 @@ def write_entry(home: Path, entry: object) -> Path:
     with os.fdopen(fd, "w") as file:
         file.write(entry if isinstance(entry, str) else json.dumps(entry))
     return path
+
+
+ME = "/restapi/v1.0/account/~/extension/~"
+
+
+def api_count(emu: ThreadedEmulator, endpoint: str, **params: str) -> int:
+    return int(emu.call(lambda: emu.app[STATE].count(endpoint, **params)))  # type: ignore[index]
+
+
+def refreshes(emu: ThreadedEmulator) -> int:
+    return api_count(emu, "token", grant_type="refresh_token")
+
+
+def refresh_elsewhere(cli: Cli) -> str:
+    """Another process refreshes the profile (it reports the cached token refused,
+    which forces one refresh); its new token."""
+    current = cli("token")
+    assert current.returncode == 0, current.stderr
+    done = cli("token", "--rejected", current.stdout.strip())
+    assert done.returncode == 0, done.stderr
+    assert done.stdout != current.stdout
+    return done.stdout.strip()
+
+
+def end_access_token_at_server(emu: ThreadedEmulator) -> None:
+    """The server stops taking the cached access token (clock skew, say), while the
+    entry still looks valid and the refresh token still works."""
+
+    def expire() -> None:
+        for session in emu.app[STATE].sessions:  # type: ignore[index]
+            session.access_expires_at = 0.0
+
+    emu.call(expire)

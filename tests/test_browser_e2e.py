@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import aiohttp
 import pytest
 import pytest_asyncio
 from browser_driver import ChromiumBrowser, screenshot_dir
@@ -189,6 +191,29 @@ async def test_post_login(
     assert authorize_requests(emulator.state, "GET") == []
 
 
+@pytest.mark.parametrize("method", ["get", "post"])
+async def test_the_browser_opens_the_short_local_url(
+    emulator: Emulator, make_browser: BrowserFactory, method: str
+) -> None:
+    """Chromium is sent to http://127.0.0.1:PORT/ and nothing longer; that page takes
+    it on to the authorize endpoint by a redirect (GET) or the form (POST)."""
+    browser = await make_browser()
+
+    tokens = await login(emulator, browser, method=method)
+    visit = await browser.finished()
+
+    assert tokens.access_token
+    (opened,) = browser.opened
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", opened)
+    assert browser.watch.requests[0] == opened
+    assert "You are signed in" in visit.text
+    (asked,) = authorize_requests(emulator.state, method.upper())
+    assert asked["client_id"] == DEMO_CLIENT_ID
+    assert (
+        authorize_requests(emulator.state, "POST" if method == "get" else "GET") == []
+    )
+
+
 async def test_deny_on_consent_fails_the_login(
     emulator: Emulator, make_browser: BrowserFactory
 ) -> None:
@@ -228,7 +253,13 @@ async def test_callback_error_description_is_shown_escaped(
     catcher = UrlCatcher()
     async with login_session(emulator, catcher) as session:
         attempt = asyncio.create_task(session.login())
-        authorize_url = await asyncio.wait_for(catcher.url, WAIT)
+        start_url = await asyncio.wait_for(catcher.url, WAIT)
+        # The opener gets the short local URL; it redirects to the authorize URL.
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(start_url, allow_redirects=False) as response,
+        ):
+            authorize_url = response.headers["Location"]
         asked = dict(parse_qsl(urlsplit(authorize_url).query))
         callback = (
             asked["redirect_uri"]

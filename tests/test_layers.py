@@ -15,14 +15,19 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "loopback_login"
 
 # Lower layers first; a module may import its own layer and those before it.
-LAYERS = ["core", "store", "protocol", "loopback", "session", "top"]
+LAYERS = ["core", "store", "protocol", "loopback", "session", "http", "top"]
 CORE = {
     "loopback_login.errors",
     "loopback_login.environment",
     "loopback_login.clock",
     "loopback_login.templates",
 }
-TOP = {"loopback_login", "loopback_login.api", "loopback_login.__main__"}
+TOP = {
+    "loopback_login",
+    "loopback_login.api",
+    "loopback_login.__main__",
+    "loopback_login.ringcentral",
+}
 
 
 def layer_of(module: str) -> str:
@@ -137,4 +142,28 @@ def test_test_modules_import_no_other_test_module() -> None:
                 for name in names
                 if name == "conftest" or name.startswith("test_")
             ]
+    assert found == []
+
+
+def test_no_merge_conflict_markers_are_left() -> None:
+    """A conflict marker left in a doc or a script is read by people as the truth."""
+    root = PACKAGE.parent
+    found = []
+    for folder in ("loopback_login", "tests", "bench", "docs", "templates", ".ci"):
+        for path in sorted((root / folder).rglob("*")):
+            if not path.is_file() or path.suffix in (".pyc", ".png"):
+                continue
+            text = path.read_text(errors="replace")
+            found += [
+                f"{path.relative_to(root)}:{n}"
+                for n, line in enumerate(text.splitlines(), 1)
+                if line.startswith(("<<<<<<< ", ">>>>>>> ", "||||||| "))
+            ]
+    for name in ("README.md", "pyproject.toml"):
+        lines = (root / name).read_text().splitlines()
+        found += [
+            f"{name}:{n}"
+            for n, line in enumerate(lines, 1)
+            if line.startswith(("<<<<<<< ", ">>>>>>> "))
+        ]
     assert found == []

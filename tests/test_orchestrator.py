@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import aiohttp
 import pytest
 from helpers import Emulator, EmulatorFactory, SessionFactory
 
@@ -260,6 +261,12 @@ class DenyingBrowser:
     """Plays a person who presses Deny: the server redirects back with access_denied."""
 
     async def open(self, url: str) -> bool:
+        # The short local URL redirects to the authorize URL, which we read.
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(url, allow_redirects=False) as response,
+        ):
+            url = response.headers["Location"]
         query = parse_qs(urlsplit(url).query)
         error = {"error": "access_denied", "state": query["state"][0]}
         return await HttpBrowser().open(

@@ -167,8 +167,12 @@ async def test_paste_first_wins_over_a_late_browser(
 
     async def pasted() -> AsyncIterator[str]:
         await opened.wait()
-        async with http.get(seen[0], allow_redirects=False) as response:
-            location = response.headers["Location"]
+        # The opener got the short local URL: it redirects to the authorize URL,
+        # which the auto-approving emulator redirects to the callback.
+        location = seen[0]
+        for _ in range(2):
+            async with http.get(location, allow_redirects=False) as response:
+                location = response.headers["Location"]
         late_pages.append(asyncio.create_task(late_browser(location)))
         yield location
 
@@ -203,8 +207,10 @@ async def test_reminder_repeats_the_url_and_a_later_paste_still_signs_in(
 
     async def pasted() -> AsyncIterator[str]:
         await reminded.wait()
-        async with http.get(urls[0], allow_redirects=False) as response:
-            location = response.headers["Location"]
+        location = urls[0]  # the short local URL, then the authorize URL
+        for _ in range(2):
+            async with http.get(location, allow_redirects=False) as response:
+                location = response.headers["Location"]
         yield location
 
     session = make_session(

@@ -8,6 +8,7 @@ progress and errors go to stderr.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -34,7 +35,12 @@ from loopback_login.cli.exec_command import exec_
 from loopback_login.cli.fast import FORMATS, format_token
 from loopback_login.cli.help import GroupedCommand
 from loopback_login.cli.hints import fit_hint, options_of
-from loopback_login.cli.login_options import build_provider, login_options
+from loopback_login.cli.keepalive_command import keepalive
+from loopback_login.cli.login_options import (
+    build_network,
+    build_provider,
+    login_options,
+)
 from loopback_login.cli.output import report
 from loopback_login.cli.settings import layered
 from loopback_login.errors import (
@@ -50,6 +56,7 @@ from loopback_login.loopback.config import LoopbackConfig
 from loopback_login.protocol.provider import ProviderConfig
 from loopback_login.protocol.token_client import DEFAULT_HTTP_TIMEOUT
 from loopback_login.session.entry import ProfileEntry, describe, load_entry
+from loopback_login.session.keepalive import expiry_warning
 from loopback_login.session.orchestrator import LoginSession
 
 __all__ = ["cli", "run"]
@@ -171,18 +178,23 @@ def login(profile: str, cache_dir: str | None, verbose: bool, **opts: Any) -> No
         timeout=opts["timeout"],
         retry_command=Invocation.retry_command(),
     )
-    from loopback_login.loopback.browser import NoBrowser
-
-    opener = NoBrowser() if opts["no_browser"] else None
-    if opts["no_browser"]:
+    network = build_network(opts, remembered)
+    if network.proxy and network.to_profile()["proxy"] != network.proxy:
         say(
-            "If the browser runs on another machine, its last page may not load: "
-            "paste the URL it ended on here and press Enter."
+            "note: the proxy's password is not saved with the profile: token and "
+            "logout take it from HTTPS_PROXY/HTTP_PROXY when they name this proxy."
         )
+    from loopback_login.loopback.launch import choose_opener
+
+    opener, why = choose_opener(
+        no_browser=opts["no_browser"], browser_command=opts["browser_command"]
+    )
+    if why:
+        say(why)
     session = LoginSession(
         provider, profile=profile, loopback=loopback, store=store, opener=opener,
-        http_timeout=opts["http_timeout"], notify=say,
-        pasted=stdin_lines() if opts["no_browser"] else None,
+        http_timeout=opts["http_timeout"], notify=say, network=network,
+        pasted=stdin_lines(),
     )  # fmt: skip
 
     async def go() -> ProfileEntry | None:
@@ -193,6 +205,7 @@ def login(profile: str, cache_dir: str | None, verbose: bool, **opts: Any) -> No
     entry = drive(go())
     if entry is not None:
         say(summary(entry))
+        _warn_if_ending(entry)
 
 
 @cli.command(cls=GroupedCommand, epilog=TOKEN_EXAMPLES)
@@ -233,18 +246,26 @@ def login(profile: str, cache_dir: str | None, verbose: bool, **opts: Any) -> No
     default=DEFAULT_HTTP_TIMEOUT,
     help="Seconds to wait for the token endpoint.",
 )
+@click.option(
+    "--rejected",
+    metavar="TOKEN",
+    help="The server refused TOKEN (a 401): print the token another process "
+    "refreshed, else refresh once. '-' reads it from stdin.",
+)
 @secret_options
 @common
 def token(
     profile: str, cache_dir: str | None, verbose: bool, fmt: str, min_valid: float | None,
     login_: bool, no_browser: bool, timeout: float, http_timeout: float,
-    client_secret_file: Any, client_secret: str | None,
+    rejected: str | None, client_secret_file: Any, client_secret: str | None,
 ) -> None:  # fmt: skip
     """Print a valid access token, refreshing it if needed."""
     if no_browser and not login_:
         raise click.UsageError("--no-browser applies only with --login")
     store = setup(verbose, cache_dir)
-    from loopback_login.loopback.browser import NoBrowser
+    if rejected == "-":
+        rejected = sys.stdin.readline(4096).strip()
+    from loopback_login.loopback.launch import choose_opener
 
     secret = read_secret(client_secret_file, client_secret)
     provider: ProviderConfig | None = None
@@ -252,6 +273,9 @@ def token(
     if login_ and load_entry(store, profile, quiet=True) is None:
         # A first login from `token --login` takes the settings given once.
         provider, uris = settings_provider(profile, secret)
+    opener, why = choose_opener(no_browser=no_browser)
+    if why and login_:
+        say(why)
     session = LoginSession(
         provider, profile=profile, store=store, notify=say, http_timeout=http_timeout,
         client_secret=secret,
@@ -259,20 +283,33 @@ def token(
             redirect_uris=uris, timeout=timeout,
             retry_command=Invocation.retry_command(),
         ),
-        opener=NoBrowser() if no_browser else None,
+        opener=opener, pasted=stdin_lines() if login_ else None,
     )  # fmt: skip
 
     async def go() -> Any:
         async with session:
-            return await session.get_token(min_valid=min_valid, login=login_)
+            return await session.get_token(
+                min_valid=min_valid, login=login_, rejected=rejected or None
+            )
 
     tokens = drive(go())
+    entry = session.entry()
     server_url = None
-    if fmt == "env" and (entry := session.entry()) is not None:
+    if fmt == "env" and entry is not None:
         server_url = str(entry.settings.get("server") or "") or None
     click.echo(
         format_token(tokens.to_json(), fmt, profile, time.time(), server_url), nl=False
     )
+    # Only here, on the full path: the cached one hands a token whose refresh
+    # token is this near its end over to this command instead of warning itself.
+    if entry is not None:
+        _warn_if_ending(entry)
+
+
+def _warn_if_ending(entry: ProfileEntry) -> None:
+    warning = expiry_warning(entry, now=time.time())
+    if warning is not None:
+        say(warning)
 
 
 def settings_provider(
@@ -435,6 +472,11 @@ def format_status(row: dict[str, Any], now: float) -> str:
             else "none"
         ),
     ]
+    if row["session_expires_at"] is not None:
+        lines.append(
+            f"  session:     ends {when(row['session_expires_at'])} (absolute limit)"
+        )
+    lines.append(f"  keep-alive:  {'on' if row['keepalive'] else 'off'}")
     if row["dead"]:
         lines.append(f"  ended:       {show['dead']}")
     if row["fix"]:
@@ -569,5 +611,6 @@ cli.add_command(completion)
 cli.add_command(config)
 cli.add_command(doctor)
 cli.add_command(exec_)
+cli.add_command(keepalive)
 cli.add_command(emulator)
 cli.add_command(demo)

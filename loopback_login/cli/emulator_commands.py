@@ -4,9 +4,11 @@ whole session's life (login, API call, refresh, logout) against them."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import tempfile
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import click
@@ -14,6 +16,29 @@ import click
 from loopback_login.cli.common import drive, say, setup, summary
 
 __all__ = ["demo", "emulator"]
+
+if TYPE_CHECKING:
+    from loopback_login.loopback.browser import BrowserOpener
+
+
+class _Fallback:
+    """The person's browser; if it cannot be opened, ``fallback`` after ``switch``."""
+
+    def __init__(
+        self,
+        primary: BrowserOpener,
+        fallback: BrowserOpener,
+        switch: Callable[[], None],
+    ) -> None:
+        self._primary = primary
+        self._fallback = fallback
+        self._switch = switch
+
+    async def open(self, url: str) -> bool:
+        if await self._primary.open(url):
+            return True
+        self._switch()
+        return await self._fallback.open(url)
 
 
 @click.command()
@@ -50,6 +75,13 @@ __all__ = ["demo", "emulator"]
     help="Seconds a refresh token lives.",
 )
 @click.option(
+    "--session-ttl",
+    type=click.IntRange(min=1),
+    metavar="SECONDS",
+    help="An absolute session timeout, as an organisation may set: no token "
+    "outlives the login by more.",
+)
+@click.option(
     "--rate-limit",
     type=click.IntRange(min=1),
     metavar="N",
@@ -58,7 +90,8 @@ __all__ = ["demo", "emulator"]
 @click.option("--send-iss", is_flag=True, help="Add iss to redirects (RFC 9207).")
 def emulator(
     port: int, clients_file: str | None, auto_approve: bool, access_token_ttl: int,
-    refresh_token_ttl: int, rate_limit: int | None, send_iss: bool,
+    refresh_token_ttl: int, session_ttl: int | None, rate_limit: int | None,
+    send_iss: bool,
 ) -> None:  # fmt: skip
     """Run a local emulator of RingCentral's OAuth endpoints (for testing only)."""
     from loopback_login.emulator import (
@@ -73,8 +106,8 @@ def emulator(
         options["clients"] = load_clients_file(clients_file)
     config = EmulatorConfig(
         auto_approve=auto_approve, access_token_ttl=access_token_ttl,
-        refresh_token_ttl=refresh_token_ttl, rate_limit=rate_limit, send_iss=send_iss,
-        **options,
+        refresh_token_ttl=refresh_token_ttl, session_ttl=session_ttl,
+        rate_limit=rate_limit, send_iss=send_iss, **options,
     )  # fmt: skip
 
     async def go() -> None:
@@ -121,20 +154,39 @@ def emulator(
 def demo(method: str, headless: bool, timeout: float, verbose: bool) -> None:
     """Log in against the built-in emulator, call the API, refresh, and log out."""
     from loopback_login.emulator import DEMO_CLIENT_ID, STATE, EmulatorConfig, serve
-    from loopback_login.loopback.browser import BrowserOpener, SystemBrowser
+    from loopback_login.loopback.browser import NoBrowser, SystemBrowser
     from loopback_login.loopback.config import LoopbackConfig
     from loopback_login.loopback.http_browser import HttpBrowser
+    from loopback_login.loopback.launch import choose_opener
     from loopback_login.protocol.provider import ProviderConfig
     from loopback_login.session.orchestrator import LoginSession
 
-    has_browser = not headless and SystemBrowser.available()
+    chosen, why = choose_opener(no_browser=headless)
+    has_browser = not isinstance(chosen, NoBrowser) and (
+        not isinstance(chosen, SystemBrowser) or SystemBrowser.available()
+    )
+    if why:
+        say(why)
     with tempfile.TemporaryDirectory(prefix="loopback-login-demo-") as home:
         store = setup(verbose, home)
 
         async def go() -> None:
             runner, base = await serve(EmulatorConfig(auto_approve=not has_browser))
             state = runner.app[STATE]
-            opener: BrowserOpener = SystemBrowser() if has_browser else HttpBrowser()
+
+            def go_headless() -> None:
+                # The person cannot sign in without a browser: the emulator does.
+                state.config = dataclasses.replace(state.config, auto_approve=True)
+                say(
+                    "   The browser could not be opened: going on headless, as with "
+                    "--headless (the emulator approves the sign-in itself)."
+                )
+
+            opener: BrowserOpener = (
+                _Fallback(chosen, HttpBrowser(), go_headless)
+                if has_browser
+                else HttpBrowser()
+            )
             say(f"1. Started the RingCentral OAuth emulator at {base}.")
             if has_browser:
                 say("2. Sign in with the browser: demo@example.com, password demo.")

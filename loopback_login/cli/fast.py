@@ -24,6 +24,10 @@ __all__ = ["FORMATS", "format_token", "shell_quote", "try_cached_token"]
 
 FORMATS = ("token", "header", "json", "env", "headers-json")
 
+_WARN_WITHIN = 86400.0
+"""A refresh token with less than this left goes to the full command, which warns
+unless keep-alive is on (session.keepalive.WARN_WITHIN; kept apart to stay light)."""
+
 
 def format_token(
     tokens: Mapping[str, Any],
@@ -75,7 +79,9 @@ def try_cached_token(
         return None
     profile = options.get("profile") or environ.get(PROFILE_ENV) or "default"
     fmt = options.get("format", "token")
-    if fmt not in FORMATS or fmt == "env":  # env names the server: the full path
+    if fmt not in FORMATS or fmt == "env" or options.get("rejected") == "-":
+        # env names the server; reading the refused token from stdin: both the
+        # full command's.
         return None
     from loopback_login.errors import TokenStoreError
 
@@ -108,11 +114,27 @@ def try_cached_token(
         return report(exc)
     except Exception:  # the full command reports it properly
         return None
-    if tokens is None:
+    if (
+        tokens is None
+        or tokens["access_token"] == options.get("rejected")
+        or _refresh_ending(tokens, time.time())
+    ):
+        # The refused token is still cached, or the refresh token nears its end
+        # (the full command warns): the full command takes over.
         return None
     out.write(format_token(tokens, fmt, profile, time.time()))
     out.flush()
     return 0
+
+
+def _refresh_ending(tokens: Mapping[str, Any], now: float) -> bool:
+    """The refresh token dies within a day: one comparison on what the entry holds,
+    so the warning costs the cached path nothing until it is due."""
+    end = tokens.get("refresh_token_expires_at")
+    return (
+        isinstance(end, (int, float)) and bool(tokens.get("refresh_token"))
+        and end - now < _WARN_WITHIN
+    )  # fmt: skip
 
 
 _VALUED = {
@@ -121,6 +143,7 @@ _VALUED = {
     "--format": "format",
     "--min-valid": "min_valid",
     "--cache-dir": "cache_dir",
+    "--rejected": "rejected",
 }
 
 

@@ -17,7 +17,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "Profile": ("--profile", "--all", "--cache-dir"),
     "Sign-in": (
         "--login", "--no-browser", "--timeout", "--redirect-uri", "--method",
-        "--pkce", "--local", "--forget", "--token-file",
+        "--pkce", "--local", "--forget", "--token-file", "--browser-command",
     ),
     "Client authentication": (
         "--client-id", "--client-auth", "--client-secret-file", "--private-key",
@@ -28,7 +28,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "--ui-locales", "--locale-id", "--ui-options", "--login-hint", "--brand-id",
         "--endpoint-id", "--access-token-ttl", "--refresh-token-ttl",
     ),
-    "Network": ("--http-timeout",),
+    "Network": ("--http-timeout", "--proxy", "--ca-file"),
     "Output": ("--format", "--min-valid", "--json", "--verbose"),
 }  # fmt: skip
 _GROUP_OF = {name: title for title, names in GROUPS.items() for name in names}

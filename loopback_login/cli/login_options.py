@@ -12,6 +12,7 @@ import click
 from loopback_login.cli.common import Seconds
 from loopback_login.environment import CLIENT_ID_ENV, SERVER_ENV
 from loopback_login.errors import ConfigError, UsageError
+from loopback_login.protocol.network import NetworkSettings
 from loopback_login.protocol.provider import (
     AUTHORIZE_PARAMS,
     CLIENT_AUTH_METHODS,
@@ -20,7 +21,13 @@ from loopback_login.protocol.provider import (
 from loopback_login.protocol.token_client import DEFAULT_HTTP_TIMEOUT
 from loopback_login.session.entry import ProfileEntry
 
-__all__ = ["build_provider", "check_redirect_uris", "check_server", "login_options"]
+__all__ = [
+    "build_network",
+    "build_provider",
+    "check_redirect_uris",
+    "check_server",
+    "login_options",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -83,7 +90,19 @@ def login_options(func: F) -> F:
                      default=DEFAULT_HTTP_TIMEOUT, show_default=True,
                      help="Seconds to wait for the token endpoint."),
         click.option("--no-browser", is_flag=True,
-                     help="Print the URL instead of opening a browser."),
+                     help="Print the URL instead of opening a browser; take the URL "
+                     "the browser ends on, pasted."),
+        click.option("--browser-command", metavar="CMD",
+                     help="Open the URL with CMD (%s stands for the URL, else it "
+                     "comes last) [default: $BROWSER or the system's browser]."),
+        click.option("--proxy", metavar="URL",
+                     help="HTTP(S) proxy for every request to the server, remembered "
+                     "by the profile; 'none' forgets it [default: $HTTPS_PROXY, "
+                     "$HTTP_PROXY, $NO_PROXY]."),
+        click.option("--ca-file", metavar="PEM",
+                     help="Also trust the CA certificates in PEM (a corporate "
+                     "proxy's root), remembered by the profile; 'none' forgets it "
+                     "[also: $SSL_CERT_FILE]."),
         click.option("--issuer", help="Expected ID-token issuer [default: the server]."),
         click.option("--jwks-uri", help="Where the ID-token keys are, without discovery."),
         *[click.option(f"--{name.replace('_', '-')}", name,
@@ -143,3 +162,20 @@ def build_provider(
             "client-id CLIENT_ID (try `loopback-login demo` without one)",
         )
     return ProviderConfig.from_profile(base, client_secret=secret)
+
+
+def build_network(
+    opts: dict[str, Any], remembered: ProfileEntry | None
+) -> NetworkSettings:
+    """``--proxy`` and ``--ca-file`` given now, else as the profile remembers them;
+    ``none`` forgets the remembered one. A CA file is checked here, before anything
+    goes over the network."""
+    settings = dict(remembered.settings) if remembered else {}
+    for key in ("proxy", "ca_file"):
+        value = opts.get(key)
+        if value is None:
+            continue
+        settings[key] = None if value.strip().lower() in ("", "none") else value
+    network = NetworkSettings.from_profile(settings)
+    network.ssl_context()
+    return network

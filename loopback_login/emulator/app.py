@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import ssl
 import time
 from urllib.parse import urlsplit
 
@@ -13,6 +14,7 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
 from loopback_login.clock import Clock
+from loopback_login.emulator import handlers_api as api
 from loopback_login.emulator import handlers_authorize as authz
 from loopback_login.emulator import handlers_meta as meta
 from loopback_login.emulator import handlers_token as tokens
@@ -80,6 +82,7 @@ def create_app(
     app.router.add_post("/restapi/oauth/revoke", tokens.revoke)
     app.router.add_get("/restapi/oauth/userinfo", meta.userinfo)
     app.router.add_get("/restapi/v1.0/account/~/extension/~", meta.extension)
+    app.router.add_post(api.PAGER_PATH, api.company_pager)
     app.router.add_get("/restapi/oauth/jwks", meta.jwks)
     app.router.add_get("/.well-known/openid-configuration", meta.discovery)
     return app
@@ -91,8 +94,10 @@ async def serve(
     host: str = "127.0.0.1",
     port: int = 0,
     clock: Clock = time.time,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> tuple[web.AppRunner, str]:
-    """Start the emulator on a loopback address; returns the runner and base URL.
+    """Start the emulator on a loopback address; returns the runner and base URL
+    (``https`` with ``ssl_context``, which holds the certificate to serve).
 
     The caller stops it with ``await runner.cleanup()``. Raises
     :class:`ConfigError` for a host that is not a loopback IP address, or a port
@@ -112,7 +117,7 @@ async def serve(
     runner = web.AppRunner(create_app(config, clock=clock), access_log=None)
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
+        await web.TCPSite(runner, host, port, ssl_context=ssl_context).start()
     except OSError as exc:
         await runner.cleanup()
         raise ConfigError(
@@ -121,7 +126,8 @@ async def serve(
         ) from exc
     bound_port = runner.addresses[0][1]
     shown = f"[{host}]" if ":" in host else host
-    return runner, f"http://{shown}:{bound_port}"
+    scheme = "https" if ssl_context is not None else "http"
+    return runner, f"{scheme}://{shown}:{bound_port}"
 
 
 @web.middleware

@@ -177,7 +177,9 @@ class EmulatorConfig:
     test learns its port only after binding. ``rate_limit`` caps requests per
     minute per client on authorize, token and revoke (RingCentral allows 5).
     ``send_iss`` adds RFC 9207's ``iss`` to the authorization response, which
-    RingCentral does not document.
+    RingCentral does not document. ``session_ttl`` is an organisation's absolute
+    session timeout: no token of a session outlives its login by more, and every
+    ``TokenInfo`` carries ``session_expires_in`` and ``session_expiration_time``.
     """
 
     clients: tuple[EmulatorClient, ...] = (DEMO_CLIENT, DEMO_CONFIDENTIAL_CLIENT)
@@ -189,6 +191,7 @@ class EmulatorConfig:
     auto_approve: bool = False
     rate_limit: int | None = None
     send_iss: bool = False
+    session_ttl: int | None = None
     max_pending_authorizations: int = 1000
     """Sign-in pages waiting for a form post, and codes not yet redeemed: past
     this many, the oldest is dropped, so a flood of authorize requests cannot
@@ -204,6 +207,8 @@ class EmulatorConfig:
         for name in ("access_token_ttl", "refresh_token_ttl", "code_ttl"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be a positive number of seconds")
+        if self.session_ttl is not None and self.session_ttl <= 0:
+            raise ConfigError("session_ttl must be a positive number of seconds")
         if self.rate_limit is not None and self.rate_limit < 1:
             raise ConfigError("rate_limit must be at least 1 request per minute")
         if self.max_pending_authorizations < 1:

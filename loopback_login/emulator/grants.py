@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from loopback_login.emulator.authorize import PKCE_VALUE
@@ -153,16 +154,16 @@ def _token_info(
     *,
     nonce: str | None,
 ) -> dict[str, Any]:
+    now = state.clock()
     body: dict[str, Any] = {
         "access_token": session.access_token,
         "token_type": "bearer",
-        "expires_in": access_ttl,
+        # Shorter than asked when the session's absolute end comes first.
+        "expires_in": min(access_ttl, round(session.access_expires_at - now)),
     }
     if session.refresh_token is not None and session.refresh_expires_at is not None:
         body["refresh_token"] = session.refresh_token
-        body["refresh_token_expires_in"] = round(
-            session.refresh_expires_at - state.clock()
-        )
+        body["refresh_token_expires_in"] = round(session.refresh_expires_at - now)
     scopes = session.scope.split()
     body.update(
         scope=session.scope,
@@ -176,7 +177,16 @@ def _token_info(
             secret=client.client_secret,
         )
     body["session_id"] = session.session_id
+    if session.ends_at is not None:
+        body["session_expires_in"] = max(0, round(session.ends_at - now))
+        body["session_expiration_time"] = _iso_utc(session.ends_at)
     return body
+
+
+def _iso_utc(epoch: float) -> str:
+    """RingCentral's ``session_expiration_time``: ISO 8601 in UTC."""
+    stamp = datetime.fromtimestamp(epoch, tz=UTC)
+    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _id_claims(

@@ -12,7 +12,7 @@ from loopback_login.emulator.oauth_errors import json_response
 from loopback_login.emulator.signing import ID_TOKEN_ALGS
 from loopback_login.emulator.state import Session
 
-__all__ = ["discovery", "extension", "jwks", "userinfo"]
+__all__ = ["bearer_session", "discovery", "extension", "jwks", "userinfo"]
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_jwt", "private_key_jwt", "none"]
 CLAIMS = [
@@ -70,7 +70,7 @@ async def jwks(request: web.Request) -> web.StreamResponse:
 
 async def userinfo(request: web.Request) -> web.StreamResponse:
     """OIDC UserInfo for the bearer token's user."""
-    session = _bearer_session(request)
+    session = bearer_session(request)
     user = session.user
     return json_response(
         {
@@ -87,7 +87,7 @@ async def userinfo(request: web.Request) -> web.StreamResponse:
 
 async def extension(request: web.Request) -> web.StreamResponse:
     """A slice of ``GET /restapi/v1.0/account/~/extension/~`` for the token's user."""
-    session = _bearer_session(request)
+    session = bearer_session(request)
     user = session.user
     base = f"{issuer_of(request)}/restapi/v1.0/account/{user.account_id}"
     body: dict[str, Any] = {
@@ -107,7 +107,7 @@ async def extension(request: web.Request) -> web.StreamResponse:
     return json_response(body)
 
 
-def _bearer_session(request: web.Request) -> Session:
+def bearer_session(request: web.Request) -> Session:
     """The live session of the request's bearer token, or a 401 (RFC 6750 §3)."""
     state = request.app[STATE]
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -119,6 +119,10 @@ def _bearer_session(request: web.Request) -> Session:
     stale = state.session_by_any(token.strip())
     if stale is not None and stale.access_token == token.strip():
         raise _unauthorized("OAU-128", "Access token expired", _INVALID)
+    if state.recently_replaced(token.strip()):
+        # What RingCentral answers for about 10 s after a refresh replaced the
+        # token (the code is the one its older API gave unusable tokens).
+        raise _unauthorized("TokenInvalid", "Access token corrupted", _INVALID)
     raise _unauthorized("OAU-213", "Token not found", _INVALID)
 
 

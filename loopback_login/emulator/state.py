@@ -25,6 +25,10 @@ MAX_RECORDED = 10_000
 MAX_SPENT_CODES = 10_000
 
 
+REPLACED_MEMORY = 10.0
+"""Seconds a replaced access token is answered "corrupted" before "not found"."""
+
+
 def new_secret() -> str:
     """An opaque, unguessable value for codes, tokens and ids."""
     return secrets.token_urlsafe(32)
@@ -73,6 +77,8 @@ class Session:
     refresh_token: str | None = None
     refresh_expires_at: float | None = None
     revoked: bool = False
+    ends_at: float | None = None
+    """The absolute end an organisation's session timeout sets, if any."""
 
 
 class EmulatorState:
@@ -92,6 +98,7 @@ class EmulatorState:
         self._by_access: dict[str, str] = {}
         self._by_refresh: dict[str, str] = {}
         self._jti: dict[tuple[str, str], float] = {}
+        self._replaced: dict[str, float] = {}  # access token -> when a refresh did
 
     # What was asked -------------------------------------------------------
 
@@ -160,26 +167,46 @@ class EmulatorState:
             auth_time=auth_time,
             endpoint_id=endpoint_id or secrets.token_hex(8),
         )
+        if self.config.session_ttl is not None:
+            session.ends_at = self.clock() + self.config.session_ttl
         self._sessions[session.session_id] = session
         return session
 
     def issue_tokens(
         self, session: Session, *, access_ttl: int, refresh_ttl: int | None
     ) -> None:
-        """Give ``session`` a fresh token pair; the previous pair stops working."""
+        """Give ``session`` a fresh token pair; the previous pair stops working.
+
+        Neither token outlives the session's absolute end, if it has one.
+        """
         self._by_access.pop(session.access_token, None)
         if session.refresh_token is not None:
             self._by_refresh.pop(session.refresh_token, None)
         now = self.clock()
+        self._note_replaced(session.access_token, now)
+        ends = session.ends_at if session.ends_at is not None else float("inf")
         session.access_token = new_secret()
-        session.access_expires_at = now + access_ttl
+        session.access_expires_at = min(now + access_ttl, ends)
         self._by_access[session.access_token] = session.session_id
         if refresh_ttl is None:
             session.refresh_token = session.refresh_expires_at = None
         else:
             session.refresh_token = new_secret()
-            session.refresh_expires_at = now + refresh_ttl
+            session.refresh_expires_at = min(now + refresh_ttl, ends)
             self._by_refresh[session.refresh_token] = session.session_id
+
+    def recently_replaced(self, token: str) -> bool:
+        """True for about 10 s after a refresh replaced this access token."""
+        when = self._replaced.get(token)
+        return when is not None and self.clock() - when < REPLACED_MEMORY
+
+    def _note_replaced(self, token: str, now: float) -> None:
+        if not token:
+            return
+        for old, when in list(self._replaced.items()):
+            if now - when >= REPLACED_MEMORY:
+                del self._replaced[old]
+        self._replaced[token] = now
 
     def session_by_access(self, token: str) -> Session | None:
         """The live session whose current access token this is, if unexpired."""

@@ -18,7 +18,7 @@ import aiohttp
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from loopback_login.errors import ConfigError, DiscoveryError, printable
+from loopback_login.errors import ConfigError, DiscoveryError, NetworkError, printable
 from loopback_login.protocol.provider import ProviderConfig
 from loopback_login.protocol.urls import check_url
 from loopback_login.protocol.wiring import Wiring
@@ -120,6 +120,8 @@ async def _get_json(
                 raise DiscoveryError(f"{shown} answered HTTP {response.status}")
             raw = await _read_capped(response, shown, limit)
         body = json.loads(raw)
+    except NetworkError:
+        raise  # a TLS or proxy failure, already named with its fix
     except (aiohttp.ClientError, TimeoutError, ValueError, RecursionError) as exc:
         raise DiscoveryError(
             f"cannot fetch {shown}: {type(exc).__name__}",

@@ -116,6 +116,8 @@ class TokenClient:
                 status = response.status
                 content_type = response.content_type
                 retry_after = response.headers.get("Retry-After")
+        except NetworkError:
+            raise  # a TLS or proxy failure, already named with its fix
         except TimeoutError as exc:
             raise NetworkError(
                 f"the {endpoint} endpoint did not answer within {self._wiring.timeout:g} s",

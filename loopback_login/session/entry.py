@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from loopback_login.errors import CorruptEntryError
@@ -13,7 +14,11 @@ from loopback_login.protocol.tokens import TokenSet
 from loopback_login.store.file_store import TokenStore
 from loopback_login.store.valid import entry_problem
 
-__all__ = ["ProfileEntry", "describe", "load_entry"]
+__all__ = ["KEEPALIVE", "ProfileEntry", "describe", "iso_utc", "load_entry"]
+
+KEEPALIVE = "keepalive"
+"""The setting that opts a profile in to ``keepalive --all``: a choice of the
+person's, so a new login of the profile keeps it."""
 
 
 @dataclass(frozen=True, repr=False)
@@ -74,6 +79,21 @@ class ProfileEntry:
         return replace(self, dead=reason)
 
     @property
+    def keepalive(self) -> bool:
+        """Whether ``keepalive --all`` keeps this session alive."""
+        return self.settings.get(KEEPALIVE) is True
+
+    def kept_settings(self) -> dict[str, Any]:
+        """The settings a new login of this profile keeps."""
+        return {KEEPALIVE: True} if self.keepalive else {}
+
+    def with_keepalive(self, on: bool) -> ProfileEntry:
+        settings = {k: v for k, v in self.settings.items() if k != KEEPALIVE}
+        if on:
+            settings[KEEPALIVE] = True
+        return replace(self, settings=settings)
+
+    @property
     def account(self) -> str | None:
         """Who signed in, as a person would name them: the ID token's name, else
         the extension the token belongs to."""
@@ -122,7 +142,8 @@ def load_entry(
 def describe(entry: ProfileEntry, *, now: float) -> dict[str, Any]:
     """The status of a profile, for people and for ``status --json``. Never a token."""
     tokens = entry.tokens
-    if entry.dead:
+    ended = tokens.session_expires_at is not None and tokens.session_expires_at <= now
+    if entry.dead or ended:
         state = "needs login"
     elif not tokens.is_expired(now=now) and not tokens.needs_refresh(now=now):
         state = "valid"
@@ -149,4 +170,18 @@ def describe(entry: ProfileEntry, *, now: float) -> dict[str, Any]:
         "identity": identity or None,
         "account": entry.account,
         "dead": entry.dead,
+        "session_expires_at": tokens.session_expires_at,
+        "keepalive": entry.keepalive,
+        # The same moments for people and for tools that do not count seconds.
+        "access_expires_at_utc": iso_utc(tokens.expires_at),
+        "refresh_expires_at_utc": iso_utc(tokens.refresh_token_expires_at),
+        "session_expires_at_utc": iso_utc(tokens.session_expires_at),
     }
+
+
+def iso_utc(epoch: float | None) -> str | None:
+    """``2027-01-15T08:00:00Z`` for an epoch time; None stays None."""
+    if epoch is None:
+        return None
+    stamp = datetime.fromtimestamp(epoch, tz=UTC).replace(microsecond=0)
+    return stamp.isoformat().replace("+00:00", "Z")

@@ -24,12 +24,14 @@ from loopback_login.errors import (
 from loopback_login.loopback.browser import BrowserOpener, SystemBrowser
 from loopback_login.loopback.config import LoopbackConfig
 from loopback_login.loopback.roundtrip import PastedLines
+from loopback_login.protocol.network import NetworkSettings
 from loopback_login.protocol.provider import ProviderConfig
 from loopback_login.protocol.token_client import TokenClient
 from loopback_login.protocol.tokens import TokenSet
 from loopback_login.protocol.wiring import DEFAULT_HTTP_TIMEOUT, Notify, Wiring
 from loopback_login.session.entry import ProfileEntry, load_entry
 from loopback_login.session.refresh import refresh_entry
+from loopback_login.session.rejected import still_rejected
 from loopback_login.session.signin import sign_in
 from loopback_login.store.file_store import (
     FileTokenStore,
@@ -48,7 +50,9 @@ class LoginSession:
     ``get_token`` and ``logout`` need only the profile (and the client secret, which
     is never stored: pass it as ``client_secret``). ``pasted`` yields lines a person
     types while the login waits: the URL the browser ended on, for logins whose
-    browser runs on another machine. ``clock`` and ``sleep`` are the time seams
+    browser runs on another machine, or when no browser could be opened.
+    ``network`` is the proxy and trust to use; without it, those the profile
+    remembers (and the environment). ``clock`` and ``sleep`` are the time seams
     (:class:`~loopback_login.clock.FrozenClock` provides both for tests).
     """
 
@@ -66,6 +70,7 @@ class LoginSession:
         http_timeout: float = DEFAULT_HTTP_TIMEOUT,
         notify: Notify | None = None,
         pasted: PastedLines | None = None,
+        network: NetworkSettings | None = None,
         sleep: Sleep = system_sleep,
     ) -> None:
         self.profile = validate_profile_name(profile)
@@ -80,9 +85,11 @@ class LoginSession:
             store if store is not None else FileTokenStore(default_store_dir())
         )
         self._opener = opener or SystemBrowser()
+        self._network = network
         self._wiring = Wiring(
-            http, clock=clock, timeout=http_timeout, notify=notify, sleep=sleep
-        )
+            http, clock=clock, timeout=http_timeout, notify=notify, sleep=sleep,
+            network=network,
+        )  # fmt: skip
         self._pasted = pasted
         self._busy = asyncio.Lock()
 
@@ -109,7 +116,11 @@ class LoginSession:
             return await self._login_locked()
 
     async def get_token(
-        self, *, min_valid: float | None = None, login: bool = False
+        self,
+        *,
+        min_valid: float | None = None,
+        login: bool = False,
+        rejected: str | None = None,
     ) -> TokenSet:
         """A token valid for at least ``min_valid`` seconds (default: a margin scaled
         to the token's lifetime), refreshing it once across processes if needed.
@@ -119,13 +130,20 @@ class LoginSession:
         A ``min_valid`` longer than the server's tokens live is met by a fresh token
         (see :meth:`TokenSet.needs_refresh`), with a warning through ``notify``.
 
+        ``rejected`` is an access token the server refused (a 401). If the profile
+        now holds another one (another process refreshed), that one comes back
+        with no request; only if it still holds the refused one is it refreshed,
+        once. A refresh that leaves the refused token in place raises.
+
         Raises:
             NotLoggedInError: nothing cached (or no refresh token) and ``login`` is off.
             SessionExpiredError: the server ended the session (exit code 2).
             NetworkError, TokenEndpointError: refresh failed and the cached token
                 is expired.
         """
-        tokens = await self._get_token(min_valid=min_valid, login=login)
+        tokens = await self._get_token(
+            min_valid=min_valid, login=login, rejected=rejected
+        )
         now = self._wiring.clock()
         left = tokens.expires_at - now
         # Fresh, and still short of min_valid: no token of this server can do better.
@@ -140,26 +158,26 @@ class LoginSession:
             )
         return tokens
 
-    async def _get_token(self, *, min_valid: float | None, login: bool) -> TokenSet:
-        entry = self._load()
-        if entry is not None and not entry.dead and not self._stale(entry, min_valid):
-            return entry.tokens
+    async def _get_token(
+        self, *, min_valid: float | None, login: bool, rejected: str | None
+    ) -> TokenSet:
+        if usable := self._usable(self._load(), min_valid, rejected):
+            return usable
         async with self._busy, self._locked():
             # Another process may have refreshed or logged in while we waited.
             entry = self._load()
-            if (
-                entry is not None
-                and not entry.dead
-                and not self._stale(entry, min_valid)
-            ):
-                return entry.tokens
+            if usable := self._usable(entry, min_valid, rejected):
+                return usable
             try:
                 if entry is None:
                     raise NotLoggedInError(
                         f"profile {self.profile!r} is not logged in",
                         hint=login_hint(self.profile),
                     )
-                return await self._refresh_locked(entry)
+                tokens = await self._refresh_locked(entry)
+                if rejected is not None and tokens.access_token == rejected:
+                    raise still_rejected(self.profile)
+                return tokens
             except NotLoggedInError:
                 if not login:
                     raise
@@ -178,6 +196,7 @@ class LoginSession:
             # Before revoking: a session whose entry cannot be removed must stay live.
             self._store.check_writable(self.profile)
             if not local and not entry.dead:
+                self._adopt_network(entry)
                 tokens = entry.tokens
                 await TokenClient(self._provider_for(entry), self._wiring).revoke(
                     tokens.refresh_token or tokens.access_token
@@ -194,6 +213,8 @@ class LoginSession:
     async def _login_locked(self) -> TokenSet:
         previous = self._load(quiet=True)
         provider, loopback = self._login_settings(previous)
+        if previous is not None:
+            self._adopt_network(previous)
         # Before the browser opens: a sign-in whose session cannot be saved would
         # only have the person sign in for nothing.
         with self._store.reserve(self.profile) as room:
@@ -205,12 +226,14 @@ class LoginSession:
                 wiring=self._wiring,
                 opener=self._opener,
                 pasted=self._pasted,
+                kept=previous.kept_settings() if previous is not None else None,
             )
         if previous is not None and not previous.dead:
             await self._revoke_replaced(previous, provider)
         return entry.tokens
 
     async def _refresh_locked(self, entry: ProfileEntry) -> TokenSet:
+        self._adopt_network(entry)
         return await refresh_entry(
             entry,
             provider=self._provider_for(entry),
@@ -251,6 +274,14 @@ class LoginSession:
     def _load(self, *, quiet: bool = False) -> ProfileEntry | None:
         return load_entry(self._store, self.profile, quiet=quiet)
 
+    def _usable(
+        self, entry: ProfileEntry | None, min_valid: float | None, rejected: str | None
+    ) -> TokenSet | None:
+        """The entry's tokens if they can be handed out as they are."""
+        if entry is None or entry.dead or entry.tokens.access_token == rejected:
+            return None
+        return None if self._stale(entry, min_valid) else entry.tokens
+
     def _stale(self, entry: ProfileEntry, min_valid: float | None) -> bool:
         return self._stale_tokens(entry.tokens, min_valid)
 
@@ -273,6 +304,11 @@ class LoginSession:
             remembered = tuple(previous.settings.get("redirect_uris") or ())
             loopback = dataclasses.replace(loopback, redirect_uris=remembered)
         return provider, loopback
+
+    def _adopt_network(self, entry: ProfileEntry) -> None:
+        """The proxy and CA file the profile remembers, unless some were given."""
+        if self._network is None:
+            self._wiring.adopt(NetworkSettings.from_profile(entry.settings))
 
     def _provider_for(self, entry: ProfileEntry) -> ProviderConfig:
         """The settings given to this session, else those the profile remembers."""

@@ -39,12 +39,14 @@ async def refresh_entry(
     provider: ProviderConfig,
     store: TokenStore,
     wiring: Wiring,
+    fallback: bool = True,
 ) -> TokenSet:
     """Refresh ``entry``'s tokens at ``provider`` and save them in its place.
 
     Raises SessionExpiredError (the session is over: log in again),
     NotLoggedInError (no refresh token), or the failure of the refresh when the
-    cached token has expired; inside the margin the cached token is returned.
+    cached token has expired; inside the margin the cached token is returned,
+    unless ``fallback`` is off (a caller that must know the refresh happened).
     """
     profile, tokens, now = entry.profile, entry.tokens, wiring.clock()
     if entry.dead:
@@ -70,7 +72,7 @@ async def refresh_entry(
     try:
         room = store.reserve(profile)
     except TokenStoreError as exc:
-        return _stale_or_raise(tokens, exc, wiring)
+        return _stale_or_raise(tokens, exc, wiring, fallback)
     with room:
         try:
             fresh = await TokenClient(provider, wiring).refresh(tokens.refresh_token)
@@ -82,9 +84,14 @@ async def refresh_entry(
                 hint=login_hint(profile),
             ) from exc
         except (NetworkError, TokenEndpointError) as exc:
-            return _stale_or_raise(tokens, exc, wiring)
+            return _stale_or_raise(tokens, exc, wiring, fallback)
         if fresh.refresh_token is None:  # RFC 6749 §6: the old one stays valid
             fresh = _keep_refresh_token(fresh, tokens)
+        if fresh.session_expires_at is None and tokens.session_expires_at:
+            # An absolute session end does not move, even when not repeated.
+            fresh = dataclasses.replace(
+                fresh, session_expires_at=tokens.session_expires_at
+            )
         try:
             identity = await check_id_token(
                 fresh.id_token,
@@ -131,10 +138,10 @@ async def refresh_entry(
 
 
 def _stale_or_raise(
-    tokens: TokenSet, exc: LoopbackLoginError, wiring: Wiring
+    tokens: TokenSet, exc: LoopbackLoginError, wiring: Wiring, fallback: bool
 ) -> TokenSet:
     """Inside the margin the cached token still works: use it, and say why."""
-    if tokens.is_expired(now=wiring.clock()):
+    if not fallback or tokens.is_expired(now=wiring.clock()):
         raise exc
     wiring.notify(f"warning: could not refresh ({exc}); using the cached token")
     return tokens

@@ -10,9 +10,12 @@ nobody holds.
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
 
 from loopback_login.errors import DiscoveryError, LoopbackLoginError
-from loopback_login.loopback.browser import BrowserOpener
+from loopback_login.loopback.browser import BrowserOpener, NoBrowser
 from loopback_login.loopback.config import LoopbackConfig
 from loopback_login.loopback.roundtrip import PastedLines, await_callback
 from loopback_login.loopback.server import LoopbackServer, Outcome
@@ -24,6 +27,7 @@ from loopback_login.protocol.client_auth import client_auth
 from loopback_login.protocol.discovery import ProviderKeys, fetch_provider_keys
 from loopback_login.protocol.oidc import check_id_token
 from loopback_login.protocol.pkce import PkcePair, new_nonce, new_state
+from loopback_login.protocol.probe import check_server
 from loopback_login.protocol.provider import ProviderConfig
 from loopback_login.protocol.token_client import TokenClient
 from loopback_login.protocol.tokens import TokenSet
@@ -32,6 +36,8 @@ from loopback_login.session.entry import ProfileEntry
 from loopback_login.store.file_store import EntryReservation
 
 __all__ = ["sign_in"]
+
+logger = logging.getLogger(__name__)
 
 
 async def sign_in(
@@ -43,14 +49,18 @@ async def sign_in(
     wiring: Wiring,
     opener: BrowserOpener,
     pasted: PastedLines | None = None,
+    kept: Mapping[str, Any] | None = None,
 ) -> ProfileEntry:
     """Sign in with the browser and save the session as ``profile``'s entry, in
     the ``room`` set aside for it before the browser opened.
 
-    ``provider`` carries the client secret, if the app has one.
+    ``provider`` carries the client secret, if the app has one. ``kept`` are the
+    profile's own settings (keep-alive) that outlive the session they came with.
     """
-    # A missing secret or unreadable key must show before the person signs in.
+    # A missing secret or unreadable key must show before the person signs in, and
+    # so must a server that is not there or not an OAuth server.
     client_auth(provider, provider.token_endpoint, now=wiring.clock())
+    await check_server(provider, wiring)
     state, nonce = new_state(), new_nonce()
     pkce = PkcePair.generate(provider.pkce_method)
     async with LoopbackServer(
@@ -66,12 +76,18 @@ async def sign_in(
             nonce=nonce,
             pkce=pkce,
         )
+        # The browser is sent to the short local URL, which redirects (GET) or
+        # posts the form (POST); it can only arrive once the server listens.
+        url = remote_url = server.start_url
         if provider.method == "get":
-            url = build_authorization_url(provider.authorization_endpoint, params)
-            server.authorize_with_get(url)
+            full = build_authorization_url(provider.authorization_endpoint, params)
+            server.authorize_with_get(full)
+            remote_url = full
+            logger.debug("the authorize URL: %s", full)
+            if isinstance(opener, NoBrowser):
+                url = full  # a browser on another machine cannot reach 127.0.0.1
         else:
             server.authorize_with_post(provider.authorization_endpoint, params)
-            url = server.start_url
         wiring.notify(f"To sign in, open this URL in your browser:\n\n    {url}\n")
         # The provider's keys do not depend on the code: fetch them while the
         # person is in the browser, not after.
@@ -84,6 +100,7 @@ async def sign_in(
                 notify=wiring.notify,
                 pasted=pasted,
                 reminder_after=loopback.reminder_after,
+                remote_url=remote_url,
             )
             tokens = await TokenClient(provider, wiring).exchange_code(
                 code, redirect_uri=server.redirect_uri, code_verifier=pkce.code_verifier
@@ -98,6 +115,8 @@ async def sign_in(
                 )
                 settings = provider.to_profile()
                 settings["redirect_uris"] = list(loopback.redirect_uris)
+                settings.update(wiring.network.to_profile())
+                settings.update(kept or {})
                 entry = ProfileEntry(
                     profile=profile,
                     settings=settings,
