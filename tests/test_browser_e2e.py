@@ -350,9 +350,13 @@ async def test_error_page_speaks_to_a_person(
     )
     async with session:
         attempt = asyncio.create_task(session.login())
-        asked = dict(
-            parse_qsl(urlsplit(await asyncio.wait_for(catcher.url, WAIT)).query)
-        )
+        start_url = await asyncio.wait_for(catcher.url, WAIT)
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(start_url, allow_redirects=False) as response,
+        ):
+            authorize_url = response.headers["Location"]
+        asked = dict(parse_qsl(urlsplit(authorize_url).query))
         query = urlencode({"state": asked["state"], "error": "invalid_scope"})
         page = await browser.new_page()
         await page.set_viewport_size({"width": 240, "height": 800})
