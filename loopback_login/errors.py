@@ -4,6 +4,7 @@
 
     LoopbackLoginError
     ├── ConfigError(ValueError)             bad option, profile name, URL or key file
+    │   └── UsageError                      a command line that cannot work (exit code 2)
     ├── DiscoveryError                      metadata or JWKS unavailable, issuer mismatch
     ├── LoopbackBindError(OSError)          no redirect URI's port could be bound
     ├── AuthorizationError                  error=… on the redirect (RFC 6749 §4.1.2.1)
@@ -49,6 +50,7 @@ __all__ = [
     "StateMismatchError",
     "TokenEndpointError",
     "TokenStoreError",
+    "UsageError",
 ]
 
 
@@ -70,9 +72,18 @@ def printable(value: object, limit: int = QUOTE_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def login_hint(profile: str) -> str:
-    """The next step when only a new login helps."""
-    return f"run: loopback-login login --profile {profile}"
+def login_hint(profile: str, *, client_id_known: bool = True) -> str:
+    """The next step when only a new login helps.
+
+    Without a client id from the profile, the environment or the settings file, the
+    command needs one: CLIENT_ID stands for it.
+    """
+    if client_id_known:
+        return f"run: loopback-login login --profile {profile}"
+    return (
+        f"run: loopback-login login --profile {profile} --client-id CLIENT_ID, "
+        "with your app's Client ID (or try `loopback-login demo` without one)"
+    )
 
 
 class LoopbackLoginError(Exception):
@@ -91,6 +102,12 @@ class LoopbackLoginError(Exception):
 
 class ConfigError(LoopbackLoginError, ValueError):
     """An option, profile name, URL or key file is unusable."""
+
+
+class UsageError(ConfigError):
+    """An option is missing or its value cannot work: exit code 2, as click's own."""
+
+    exit_code = 2
 
 
 class DiscoveryError(LoopbackLoginError):
@@ -133,7 +150,11 @@ class AuthorizationError(LoopbackLoginError):
 class StateMismatchError(AuthorizationError):
     """A callback's ``state`` does not match the login in progress."""
 
-    def __init__(self, message: str = "the callback's state does not match") -> None:
+    def __init__(
+        self,
+        message: str = "this answer does not belong to the sign-in in progress "
+        "(its state differs)",
+    ) -> None:
         super().__init__("invalid_state", message=message)
 
 

@@ -40,6 +40,9 @@ def _clean_env(
         "LOOPBACK_LOGIN_HOME",
         "LOOPBACK_LOGIN_JWT",
         "RC_USER_JWT",
+        "LOOPBACK_LOGIN_CLIENT_ID",
+        "LOOPBACK_LOGIN_SERVER",
+        "LOOPBACK_LOGIN_CONFIG",
         "BROWSER",
         # A developer's proxy or CA must not change what a test reaches or trusts.
         *("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"),
@@ -48,6 +51,7 @@ def _clean_env(
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
 
 
 @pytest.fixture

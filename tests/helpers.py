@@ -139,6 +139,7 @@ class Cli:
         self.env = {
             **os.environ,
             "LOOPBACK_LOGIN_HOME": str(home),
+            "LOOPBACK_LOGIN_CONFIG": str(home.parent / "config.toml"),
             "BROWSER": f"{sys.executable} {HERE / 'browser_cmd.py'} %s",
             "PYTHONPATH": os.pathsep.join([str(HERE.parent), str(HERE)]),
         }
@@ -154,6 +155,10 @@ class Cli:
             timeout=60,
             stdin=subprocess.DEVNULL,
         )
+
+    @property
+    def config_file(self) -> Path:
+        return Path(self.env["LOOPBACK_LOGIN_CONFIG"])
 
     def entry(self, profile: str = "default") -> dict[str, Any]:
         return json.loads((self.home / f"{profile}.json").read_text())
@@ -460,6 +465,20 @@ def redirect_of(authorize_url: str) -> str:
         conn.close()
     assert location is not None
     return location
+
+
+def wait_until_blocked(proc: subprocess.Popen[str]) -> None:
+    """Return once ``proc`` waits for a flock (it must not exit meanwhile)."""
+    deadline = time.monotonic() + 20
+    while not blocked_on_flock(proc.pid):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "it never waited for the lock"
+
+
+def blocked_on_flock(pid: int) -> bool:
+    """Whether ``pid`` waits for a flock (Linux lists waiters with "->")."""
+    with open("/proc/locks") as locks:
+        return any("->" in line and f" {pid} " in line for line in locks)
 
 
 NOW = time.time()

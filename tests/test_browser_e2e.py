@@ -331,3 +331,47 @@ async def test_result_pages_load_nothing_external(
     assert visit.url in requested  # the result page itself was seen, and counted
     elsewhere = [url for url in requested if urlsplit(url).hostname != "127.0.0.1"]
     assert elsewhere == []
+
+
+async def test_error_page_speaks_to_a_person(
+    emulator: Emulator, make_browser: BrowserFactory
+) -> None:
+    """On a narrow screen the error page's hint is a sentence whose options never
+    break across lines, and the exact command to try again is in a code block."""
+    browser = await make_browser()
+    catcher = UrlCatcher()
+    retry = "loopback-login login --profile work --client-id loopback-login-demo"
+    session = LoginSession(
+        ProviderConfig(server=emulator.url, client_id=DEMO_CLIENT_ID, scope=SCOPE),
+        loopback=LoopbackConfig(timeout=30, retry_command=retry),
+        store=MemoryTokenStore(),
+        opener=catcher,
+        notify=lambda message: None,
+    )
+    async with session:
+        attempt = asyncio.create_task(session.login())
+        start_url = await asyncio.wait_for(catcher.url, WAIT)
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(start_url, allow_redirects=False) as response,
+        ):
+            authorize_url = response.headers["Location"]
+        asked = dict(parse_qsl(urlsplit(authorize_url).query))
+        query = urlencode({"state": asked["state"], "error": "invalid_scope"})
+        page = await browser.new_page()
+        await page.set_viewport_size({"width": 240, "height": 800})
+        await page.goto(asked["redirect_uri"] + "?" + query)
+        await browser.screenshot(page, "error-page")
+        with pytest.raises(AuthorizationError):
+            await asyncio.wait_for(attempt, WAIT)
+
+    hint = await page.locator("#hint").inner_text()
+    assert hint[0].isupper(), hint
+    assert hint.endswith("."), hint
+    assert "--client-id" in hint
+    lines_per_flag = await page.eval_on_selector_all(
+        "code.flag", "els => els.map(e => e.getClientRects().length)"
+    )
+    assert lines_per_flag, "no option in the hint"
+    assert set(lines_per_flag) == {1}, lines_per_flag
+    assert await page.locator("pre.command #command").inner_text() == retry

@@ -42,7 +42,7 @@ def test_login_token_status_logout(
     assert "default: valid" in status.stdout
     assert access not in status.stdout
     assert refresh not in status.stdout
-    status_json = json.loads(cli("status", "--json", "-p", "default").stdout)
+    [status_json] = json.loads(cli("status", "--json", "-p", "default").stdout)
     assert status_json["state"] == "valid"
     assert status_json["owner_id"] == "101"
 
@@ -106,11 +106,11 @@ def test_refresh_is_single_flight_across_processes(
 def test_usage_errors(cli: Cli) -> None:
     """Bad input gets a clear message and a non-zero exit; nothing is created."""
     result = cli("login", "--server", "http://example.com", "--client-id", "x")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "plain http" in result.stderr
     assert cli("token", "--format", "xml").returncode == 2
     no_id = cli("login")
-    assert no_id.returncode == 1
+    assert no_id.returncode == 2
     assert "--client-id" in no_id.stderr
     assert cli("token", "-p", "../etc").returncode != 0
     assert not (cli.home / "default.json").exists()
@@ -246,7 +246,9 @@ def test_a_copied_entry_answers_to_its_new_name(
     assert status.returncode == 0, status.stderr
     assert "work: valid" in status.stdout
     assert "default" not in status.stdout
-    assert json.loads(cli("status", "--json", "-p", "work").stdout)["profile"] == "work"
+    assert (
+        json.loads(cli("status", "--json", "-p", "work").stdout)[0]["profile"] == "work"
+    )
     assert (
         json.loads(cli("token", "-p", "work", "--format", "json").stdout)["profile"]
         == "work"

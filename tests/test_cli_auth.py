@@ -102,8 +102,8 @@ def test_login_refresh_logout(
 
     status = cli("status")
     assert status.returncode == 0, status.stderr
-    assert f"user:       {NAME}\n" in status.stdout
-    assert f"({method})" in status.stdout
+    assert f"user:        {NAME}\n" in status.stdout
+    assert f"client auth: {method}\n" in status.stdout
     assert "not checked" not in status.stdout
 
     old = cli.entry()["tokens"]["access_token"]
@@ -151,7 +151,7 @@ def test_hs256_identity_is_marked_unchecked(
     )  # fmt: skip
     assert login.returncode == 0, login.stderr
     status = cli("status")
-    assert f"user:       {NAME} (ID token signature not checked" in status.stdout
-    as_json = json.loads(cli("status", "--json", "-p", "default").stdout)
+    assert f"user:        {NAME} (ID token signature not checked" in status.stdout
+    [as_json] = json.loads(cli("status", "--json", "-p", "default").stdout)
     assert as_json["identity"]["signature_checked"] is False
     assert as_json["identity"]["sub"] == "101"

@@ -37,7 +37,7 @@ def test_empty_profile_option_is_refused(
 ) -> None:
     """`--profile=` is refused as `-p ''` is: it never means `default`."""
     result = cli(command, *args)
-    assert (result.returncode, result.stdout) == (1, ""), result.stderr
+    assert (result.returncode, result.stdout) == (2, ""), result.stderr  # usage error
     assert result.stderr.startswith("error: invalid profile name ''"), result.stderr
 
 

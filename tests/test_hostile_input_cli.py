@@ -177,7 +177,7 @@ def test_escape_sequences_in_a_name_are_printed_inert(
     assert_inert(output)
 
     as_json = cli("status", "--json", "-p", "default")
-    row = json.loads(as_json.stdout)
+    [row] = json.loads(as_json.stdout)
     assert row["owner_id"] == HOSTILE_USER.owner_id
     assert "\\u001b]0;pwned" in as_json.stdout
 
@@ -291,4 +291,4 @@ def test_bad_server_ports_are_refused(cli: Cli, server: str) -> None:
     """--server with a port out of range, negative or with a space: one error line."""
     result = cli("login", "--server", server, "--client-id", "c", "--no-browser")
     assert_clear_error(result, "--server")
-    assert result.returncode == 1
+    assert result.returncode == 2  # a value that cannot work: a usage error

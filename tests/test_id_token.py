@@ -358,7 +358,7 @@ async def test_wrong_issuer_fails_the_login(
         IDTokenError, match=r"check 3 failed: .*likely cause: a wrong issuer"
     ):
         await session.login()
-    assert "check 3 failed" in (await browser.finished()).text
+    assert "Check 3 failed" in (await browser.finished()).text  # as a sentence
     with pytest.raises(DiscoveryError, match=f"names issuer '{emulator.url}'"):
         await make_session(issuer=ISSUER).login()
     assert store.profiles() == []

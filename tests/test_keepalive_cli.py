@@ -218,9 +218,9 @@ def test_enable_status_run_and_warning(
     assert quiet.stderr == ""
 
     status = cli("status")
-    assert "keep-alive: on" in status.stdout
-    assert "refresh:    expires" in status.stdout
-    row = json.loads(cli("status", "--json", "-p", "default").stdout)
+    assert "keep-alive:  on" in status.stdout
+    assert "refresh:     expires" in status.stdout
+    [row] = json.loads(cli("status", "--json", "-p", "default").stdout)
     assert row["keepalive"] is True
     assert row["refresh_expires_at_utc"].endswith("Z")
     assert time.strptime(row["access_expires_at_utc"], "%Y-%m-%dT%H:%M:%SZ")
@@ -240,7 +240,7 @@ def test_enable_status_run_and_warning(
 
     assert cli("keepalive", "--disable").returncode == 0
     assert "keepalive" not in cli.entry()["settings"]
-    assert "keep-alive: off" in cli("status").stdout
+    assert "keep-alive:  off" in cli("status").stdout
 
 
 def test_session_end_shown_and_a_dead_session_fails_the_run(
@@ -251,7 +251,7 @@ def test_session_end_shown_and_a_dead_session_fails_the_run(
     emu = threaded_emulator(session_ttl=10 * 86400)
     cli.login(emu)
     assert "(absolute limit)" in cli("status").stdout
-    row = json.loads(cli("status", "--json", "-p", "default").stdout)
+    [row] = json.loads(cli("status", "--json", "-p", "default").stdout)
     assert abs(row["session_expires_at"] - time.time() - 10 * 86400) < 60
     assert cli("keepalive", "--enable").returncode == 0
     refresh = cli.entry()["tokens"]["refresh_token"]

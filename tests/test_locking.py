@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import Cli, EmulatorStarter, expire, login
+from helpers import Cli, EmulatorStarter, expire, login, wait_until_blocked
 
 from loopback_login.emulator import STATE
 from loopback_login.store import locking
@@ -145,20 +145,6 @@ def test_children_do_not_inherit_the_lock(tmp_path: Path) -> None:
     finally:
         child.kill()
         child.wait(10)
-
-
-def wait_until_blocked(proc: subprocess.Popen[str]) -> None:
-    """Return once ``proc`` waits for a flock (it must not exit meanwhile)."""
-    deadline = time.monotonic() + 20
-    while not blocked_on_flock(proc.pid):
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "it never waited for the lock"
-
-
-def blocked_on_flock(pid: int) -> bool:
-    """Whether ``pid`` waits for a flock (Linux lists waiters with "->")."""
-    with open("/proc/locks") as locks:
-        return any("->" in line and f" {pid} " in line for line in locks)
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/locks"), reason="Linux /proc/locks")

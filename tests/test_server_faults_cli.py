@@ -47,11 +47,12 @@ def point_at(cli: Cli, server: str) -> None:
 
 # (fault, what the error line says, what the hint says)
 CASES: list[tuple[str, tuple[str, ...], str]] = [
-    ("refused", ("cannot connect to http://127.0.0.1:",), "--server"),
+    # `token` has no --server: its hint names the profile's server setting.
+    ("refused", ("cannot connect to http://127.0.0.1:",), "server"),
     ("timeout", ("did not answer within 0.5 s",), "--http-timeout"),
     ("5xx", ("HTTP 503", "server_error"), "try again"),
     ("html", ("HTTP 502", "an HTML page"), "try again"),
-    ("non-json", ("not a JSON object",), "--server"),
+    ("non-json", ("not a JSON object",), "server"),
     ("truncated", ("broke mid-answer",), "try again"),
 ]
 

@@ -17,14 +17,20 @@ import click
 
 from loopback_login.environment import CLIENT_SECRET_ENV as SECRET_ENV
 from loopback_login.environment import HOME_ENV, JWT_ENV, PROFILE_ENV, RC_JWT_ENV
-from loopback_login.errors import ConfigError, printable
+from loopback_login.errors import ConfigError, UsageError, printable
 from loopback_login.session.entry import ProfileEntry, describe
-from loopback_login.store.file_store import FileTokenStore, default_store_dir
+from loopback_login.store.file_store import (
+    FileTokenStore,
+    default_store_dir,
+    validate_profile_name,
+)
 
 __all__ = [
     "MAX_SECRET_BYTES",
     "SECRET_ENV",
+    "Invocation",
     "Seconds",
+    "check_profile",
     "common",
     "drive",
     "jwt_options",
@@ -74,12 +80,60 @@ def drive(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
+class Invocation:
+    """The command running and the store it opened: what a hint is fitted to."""
+
+    command: click.Command | None = None
+    store: FileTokenStore | None = None
+    args: tuple[str, ...] = ()
+
+    @classmethod
+    def retry_command(cls) -> str:
+        """The command line as run, to show where it can be run again; a secret
+        given on it is left out."""
+        import shlex
+
+        kept: list[str] = []
+        skip = False
+        for arg in cls.args:
+            if skip:
+                skip = False
+            elif arg == "--client-secret":
+                skip = True
+            elif not arg.startswith("--client-secret="):
+                kept.append(arg)
+        return shlex.join(["loopback-login", *kept])
+
+
+def check_profile(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> str | None:
+    """A bad profile name is a usage error (exit code 2), found before any work."""
+    if value is None:
+        return None
+    try:
+        return validate_profile_name(value)
+    except ConfigError as exc:
+        # Said as every error of ours is (one line, a hint), with a usage error's code.
+        raise UsageError(str(exc), hint=exc.hint) from exc
+
+
+def _complete_profiles(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> Any:
+    from loopback_login.cli.completion_command import complete_profiles
+
+    return complete_profiles(ctx, param, incomplete)
+
+
 def common(func: F) -> F:
     """--profile, --cache-dir and --verbose, on every command that reads the cache."""
     options = [
         click.option(
             "--profile", "-p", envvar=PROFILE_ENV, default="default",
-            show_default=True, help=f"Which saved session [env {PROFILE_ENV}].",
+            show_default=True, callback=check_profile, metavar="NAME",
+            shell_complete=_complete_profiles,
+            help=f"Which saved session [env {PROFILE_ENV}].",
         ),
         click.option(
             "--cache-dir", envvar=HOME_ENV, type=click.Path(file_okay=False),
@@ -212,7 +266,11 @@ def setup(verbose: bool, cache_dir: str | None) -> FileTokenStore:
         raise ConfigError(
             "--cache-dir is empty", hint="name a folder, or leave the option out"
         )
-    return FileTokenStore(cache_dir or default_store_dir())
+    store = FileTokenStore(cache_dir or default_store_dir())
+    Invocation.store = store
+    if (ctx := click.get_current_context(silent=True)) is not None:
+        Invocation.command = ctx.command
+    return store
 
 
 def summary(entry: ProfileEntry) -> str:

@@ -21,7 +21,13 @@ import os
 import sys
 import time
 
-from loopback_login.environment import CLIENT_SECRET_ENV, HOME_ENV, PROFILE_ENV
+from loopback_login.environment import (
+    CLIENT_ID_ENV,
+    CLIENT_SECRET_ENV,
+    HOME_ENV,
+    PROFILE_ENV,
+    SERVER_ENV,
+)
 from loopback_login.errors import LoopbackLoginError, printable
 from loopback_login.protocol.provider import AUTHORIZE_PARAMS
 
@@ -153,12 +159,24 @@ def _parse(args: Sequence[str], environ: Mapping[str, str]) -> dict[str, Any] | 
     return opts
 
 
+def _settings_given_elsewhere(environ: Mapping[str, str]) -> bool:
+    """Settings from the environment or the settings file rank between the options
+    and the profile's last login: the full command layers them."""
+    if environ.get(CLIENT_ID_ENV) or environ.get(SERVER_ENV):
+        return True
+    from loopback_login.store.config_file import default_config_path
+
+    return os.path.exists(default_config_path(environ))
+
+
 def try_early_login(
     args: Sequence[str], environ: Mapping[str, str] | None = None
 ) -> int | None:
     """Run ``login`` from here if it can; ``None`` hands over to the full command
     (nothing was done then: no lock, no socket, no browser)."""
     environ = os.environ if environ is None else environ
+    if _settings_given_elsewhere(environ):
+        return None
     opts = _parse(args, environ)
     if opts is None:
         return None

@@ -61,10 +61,18 @@ class _Fallback:
     help="Skip the sign-in and consent pages (headless use).",
 )
 @click.option(
-    "--access-token-ttl", type=click.IntRange(min=1), default=3600, show_default=True
+    "--access-token-ttl",
+    type=click.IntRange(min=1),
+    default=3600,
+    show_default=True,
+    help="Seconds an access token lives.",
 )
 @click.option(
-    "--refresh-token-ttl", type=click.IntRange(min=1), default=604800, show_default=True
+    "--refresh-token-ttl",
+    type=click.IntRange(min=1),
+    default=604800,
+    show_default=True,
+    help="Seconds a refresh token lives.",
 )
 @click.option(
     "--session-ttl",
@@ -165,9 +173,13 @@ def emulator(
     help="Do not open a browser: auto-approve and let an HTTP client play it.",
 )
 @click.option(
-    "--timeout", type=click.FloatRange(min=1), default=300.0, show_default=True
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=300.0,
+    show_default=True,
+    help="Seconds to wait for the sign-in.",
 )
-@click.option("--verbose", "-v", is_flag=True)
+@click.option("--verbose", "-v", is_flag=True, help="Log each step on stderr.")
 def demo(method: str, headless: bool, timeout: float, verbose: bool) -> None:
     """Log in against the built-in emulator, call the API, refresh, and log out."""
     from loopback_login.emulator import (

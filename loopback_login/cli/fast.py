@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from loopback_login.environment import PROFILE_ENV
+from loopback_login.environment import PROFILE_ENV, TOKEN_ENV, URL_ENV
 from loopback_login.store.quickjson import dumps_flat
 from loopback_login.store.valid import read_valid_token
 
@@ -20,20 +20,37 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import Any, TextIO
 
-__all__ = ["FORMATS", "format_token", "try_cached_token"]
+__all__ = ["FORMATS", "format_token", "shell_quote", "try_cached_token"]
 
-FORMATS = ("token", "header", "json")
+FORMATS = ("token", "header", "json", "env", "headers-json")
 
 _WARN_WITHIN = 86400.0
 """A refresh token with less than this left goes to the full command, which warns
 unless keep-alive is on (session.keepalive.WARN_WITHIN; kept apart to stay light)."""
 
 
-def format_token(tokens: Mapping[str, Any], fmt: str, profile: str, now: float) -> str:
-    """The text ``token`` prints for ``--format`` ``fmt`` (newline included)."""
+def format_token(
+    tokens: Mapping[str, Any],
+    fmt: str,
+    profile: str,
+    now: float,
+    server_url: str | None = None,
+) -> str:
+    """The text ``token`` prints for ``--format`` ``fmt`` (newline included).
+
+    ``env`` is shell code for ``eval``: every value single-quoted, so nothing in it
+    (a server URL read from disk included) can run as a command.
+    """
     access = tokens["access_token"]
     if fmt == "header":
         return f"Authorization: Bearer {access}\n"
+    if fmt == "headers-json":
+        return dumps_flat({"Authorization": f"Bearer {access}"}) + "\n"
+    if fmt == "env":
+        lines = [f"export {TOKEN_ENV}={shell_quote(access)}\n"]
+        if server_url is not None:
+            lines.append(f"export {URL_ENV}={shell_quote(server_url)}\n")
+        return "".join(lines)
     if fmt == "json":
         expires_at = float(tokens["expires_at"])
         fields = {
@@ -48,6 +65,11 @@ def format_token(tokens: Mapping[str, Any], fmt: str, profile: str, now: float) 
     return f"{access}\n"
 
 
+def shell_quote(text: str) -> str:
+    """``text`` as one POSIX shell word (shlex.quote without its ``re``)."""
+    return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
 def try_cached_token(
     args: Sequence[str], environ: Mapping[str, str], out: TextIO
 ) -> int | None:
@@ -57,8 +79,10 @@ def try_cached_token(
         return None
     profile = options.get("profile") or environ.get(PROFILE_ENV) or "default"
     fmt = options.get("format", "token")
-    if fmt not in FORMATS or options.get("rejected") == "-":
-        return None  # reading the refused token from stdin is the full command's
+    if fmt not in FORMATS or fmt == "env" or options.get("rejected") == "-":
+        # env names the server; reading the refused token from stdin: both the
+        # full command's.
+        return None
     from loopback_login.errors import TokenStoreError
 
     try:
@@ -82,7 +106,11 @@ def try_cached_token(
         # A damaged entry was moved aside (only this call can say where), or the
         # lock was held too long: what the full command would say, said now.
         from loopback_login.cli.output import report
+        from loopback_login.errors import login_hint
+        from loopback_login.store.config_file import client_id_known
 
+        if exc.hint == login_hint(profile) and not client_id_known(profile, environ):
+            exc.hint = login_hint(profile, client_id_known=False)
         return report(exc)
     except Exception:  # the full command reports it properly
         return None

@@ -95,7 +95,11 @@ ENABLE_HINT = "loopback-login keepalive --enable --profile NAME"
     "cron]; --uninstall without it looks in all three.",
 )
 @click.option(
-    "--http-timeout", type=click.FloatRange(min=0.1), default=DEFAULT_HTTP_TIMEOUT
+    "--http-timeout",
+    type=click.FloatRange(min=0.1),
+    default=DEFAULT_HTTP_TIMEOUT,
+    show_default=True,
+    help="Seconds to wait for the token endpoint.",
 )
 @secret_options
 @common

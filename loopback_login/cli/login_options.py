@@ -10,6 +10,8 @@ import click
 
 from loopback_login.cli import login_settings
 from loopback_login.cli.common import Seconds
+from loopback_login.environment import CLIENT_ID_ENV, SERVER_ENV
+from loopback_login.errors import ConfigError
 from loopback_login.protocol.network import NetworkSettings
 from loopback_login.protocol.provider import (
     AUTHORIZE_PARAMS,
@@ -20,16 +22,53 @@ from loopback_login.protocol.provider import (
 from loopback_login.protocol.token_client import DEFAULT_HTTP_TIMEOUT
 from loopback_login.session.entry import ProfileEntry
 
-__all__ = ["build_network", "build_provider", "login_options"]
+__all__ = [
+    "build_network",
+    "build_provider",
+    "check_redirect_uris",
+    "check_server",
+    "login_options",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def check_server(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> str | None:
+    """A server that cannot be used is a usage error (exit code 2)."""
+    if value is not None:
+        from loopback_login.protocol.urls import resolve_server
+
+        try:
+            resolve_server(value)
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
+    return value
+
+
+def check_redirect_uris(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    from loopback_login.loopback.config import RedirectTarget
+
+    for uri in value:
+        try:
+            RedirectTarget.parse(uri)
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
+    return value
+
+
 def login_options(func: F) -> F:
     options = [
-        click.option("--server", "-s", help="production, partner, or a base URL "
-                     "[default: production, or the profile's].", metavar="URL"),
-        click.option("--client-id", help="The app's Client ID."),
+        click.option("--server", "-s", envvar=SERVER_ENV, callback=check_server,
+                     help="production, partner, or a base URL [env "
+                     f"{SERVER_ENV}; default: the profile's, else production].",
+                     metavar="URL"),
+        click.option("--client-id", envvar=CLIENT_ID_ENV, metavar="ID",
+                     help=f"The app's Client ID [env {CLIENT_ID_ENV}; default: the "
+                     "profile's]."),
         click.option("--grant", type=click.Choice(GRANTS),
                      help="authorization_code: a person signs in with the browser; "
                      "jwt: exchange the user's JWT credential, no browser [default: "
@@ -37,14 +76,17 @@ def login_options(func: F) -> F:
         click.option("--client-auth", type=click.Choice(CLIENT_AUTH_METHODS),
                      help="Client authentication [default: inferred: a secret → "
                      "client_secret_basic, a key → private_key_jwt, else none]."),
-        click.option("--private-key", type=click.Path(dir_okay=False),
+        click.option("--private-key", type=click.Path(exists=True, dir_okay=False),
                      help="PEM private key for private_key_jwt."),
         click.option("--key-id", help="kid of the private key, if registered with one."),
-        click.option("--scope", help="Space-separated scopes (e.g. 'openid ReadAccounts')."),
+        click.option("--scope", help="Space-separated scopes, e.g. 'openid ReadAccounts' "
+                     "[default: the profile's, else all the app's scopes]."),
         click.option("--method", type=click.Choice(["get", "post"]),
-                     help="Open the authorize endpoint by GET or by a POSTed form."),
-        click.option("--pkce", type=click.Choice(["S256", "plain"]), help="PKCE method."),
-        click.option("--redirect-uri", multiple=True,
+                     help="Open the authorize endpoint by GET or by a POSTed form "
+                     "[default: the profile's, else get]."),
+        click.option("--pkce", type=click.Choice(["S256", "plain"]),
+                     help="PKCE method [default: the profile's, else S256]."),
+        click.option("--redirect-uri", multiple=True, callback=check_redirect_uris,
                      help="Exact registered redirect URI; repeat to give fallbacks for "
                      "busy ports [default: http://127.0.0.1:<free port>/callback]."),
         click.option("--timeout", type=Seconds(min=1), default=300.0,

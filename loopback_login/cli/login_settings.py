@@ -9,7 +9,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from loopback_login.errors import ConfigError
+from loopback_login.environment import CLIENT_ID_ENV
+from loopback_login.errors import UsageError
 from loopback_login.protocol.network import NetworkSettings
 from loopback_login.protocol.provider import AUTHORIZE_PARAMS, ProviderConfig
 
@@ -54,10 +55,11 @@ def build_provider(
     base["token_params"] = token_params
     base["server"] = base["server"] or "production"
     if not base.get("client_id"):
-        raise ConfigError(
+        raise UsageError(
             "no client id given",
-            hint="pass --client-id with the app's Client ID (try `loopback-login demo` "
-            "for a login against the built-in emulator)",
+            hint="pass --client-id with the app's Client ID, or set it once: "
+            f"export {CLIENT_ID_ENV}=CLIENT_ID, or loopback-login config set "
+            "client-id CLIENT_ID (try `loopback-login demo` without one)",
         )
     return ProviderConfig.from_profile(base, client_secret=secret)
 

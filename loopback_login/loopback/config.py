@@ -89,6 +89,8 @@ class LoopbackConfig:
     page_timeout: float = 30.0
     # Seconds without a callback before the URL is shown again with what to check.
     reminder_after: float = 30.0
+    # The command that starts this sign-in again, shown on the browser's error page.
+    retry_command: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "redirect_uris", tuple(self.redirect_uris))

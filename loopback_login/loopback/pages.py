@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -14,7 +15,16 @@ from aiohttp import web
 from loopback_login import templates
 from loopback_login.errors import LoopbackLoginError
 
-__all__ = ["HEADERS", "error_page", "page", "post_form_page", "redirect"]
+__all__ = [
+    "HEADERS",
+    "error_page",
+    "hint_html",
+    "page",
+    "post_form_page",
+    "redirect",
+    "retry_block",
+    "sentence",
+]
 
 # The one script we ever serve: submit the POST-method form at once.
 _AUTOSUBMIT = "document.getElementById('authorize').submit();"
@@ -50,15 +60,61 @@ def page(
     )
 
 
-def error_page(exc: LoopbackLoginError, status: int = 400) -> web.Response:
+def error_page(
+    exc: LoopbackLoginError, status: int = 400, *, retry_command: str | None = None
+) -> web.Response:
+    """What failed, what to do, and the command that tries again, in a code block."""
     error = getattr(exc, "error", None) or type(exc).__name__
-    description = getattr(exc, "error_description", None) or str(exc)
+    description = getattr(exc, "error_description", None) or sentence(str(exc))
+    hint = exc.hint or ""
+    if hint.startswith("run: ") and "\n" not in hint and retry_command is None:
+        retry_command, hint = hint.removeprefix("run: "), ""
+    elif hint.startswith("run: loopback-login login"):
+        hint = ""  # the retry block says it
     return page(
         "callback_error.html",
         status,
         error=error,
         description=description,
-        hint=exc.hint or "Return to the terminal and run the login again.",
+        hint=hint_html(hint),
+        retry=retry_block(retry_command),
+    )
+
+
+def sentence(text: str) -> str:
+    """Our lower-case terminal message as a sentence: capitalised, with a full stop."""
+    text = text.strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?" else text + "."
+
+
+def hint_html(hint: str) -> templates.Markup:
+    """A hint as a sentence, each ``--option`` in code that never breaks a line."""
+    if not hint:
+        return templates.Markup("")
+    parts = re.split(r"(--[a-z][a-z0-9-]*|loopback-login [a-z]+)", sentence(hint))
+    return templates.Markup(
+        "".join(
+            f'<code class="flag">{templates.escape(part)}</code>'
+            if i % 2
+            else templates.escape(part)
+            for i, part in enumerate(parts)
+        )
+    )
+
+
+def retry_block(command: str | None) -> templates.Markup:
+    """The exact command to run in the terminal, as a code block."""
+    if not command:
+        return templates.Markup(
+            "<p>Return to the terminal that started the sign-in to try again.</p>"
+        )
+    return templates.Markup(
+        "<p>To try again, run this in your terminal:</p>"
+        f'<pre class="command"><code id="command">{templates.escape(command)}'
+        "</code></pre>"
     )
 
 

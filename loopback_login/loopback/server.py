@@ -307,9 +307,14 @@ class LoopbackServer:
             self._deliver(request.query)
         except StateMismatchError as exc:
             logger.debug("ignored a callback: %s", exc)
-            return pages.page("callback_rejected.html", 400, reason=str(exc))
+            return pages.page(
+                "callback_rejected.html",
+                400,
+                reason=pages.sentence(str(exc)),
+                retry=pages.retry_block(self._config.retry_command),
+            )
         except AuthorizationError as exc:
-            return pages.error_page(exc)
+            return pages.error_page(exc, retry_command=self._config.retry_command)
         task = asyncio.current_task()
         if task is not None:
             self._pages_done.add(task)
@@ -318,7 +323,9 @@ class LoopbackServer:
         else:
             outcome = Outcome()
         if outcome.error is not None:
-            return pages.error_page(outcome.error, 200)
+            return pages.error_page(
+                outcome.error, 200, retry_command=self._config.retry_command
+            )
         return pages.page(
             "callback_success.html",
             account=outcome.account or "your account",

@@ -67,9 +67,14 @@ def parse_callback(
     """
     state = query.get("state")
     if state is None:
-        raise StateMismatchError("the callback carries no state")
+        raise StateMismatchError(
+            "this answer carries no state, so it cannot belong to the sign-in in progress"
+        )
     if not hmac.compare_digest(state.encode(), expected_state.encode()):
-        raise StateMismatchError("the callback's state is not the one this login sent")
+        raise StateMismatchError(
+            "this answer does not belong to the sign-in in progress (its state is "
+            "not the one this sign-in sent)"
+        )
     issuer = query.get("iss")
     if (
         issuer is not None

@@ -354,7 +354,7 @@ class LoginSession:
             raise ConfigError(
                 f"profile {self.profile!r} has never logged in, so there is nothing "
                 "to log in again with",
-                hint=f"run: loopback-login login --profile {self.profile} --client-id ID",
+                hint=login_hint(self.profile, client_id_known=False),
             )
         provider = self._provider or self._provider_for(previous)  # type: ignore[arg-type]
         loopback = self._loopback

@@ -236,6 +236,7 @@ class FileTokenStore:
         refuse_newer(path, decode_entry(old) if (old := self._current(path)) else None)
         files.replace_with(path, files.write_temp(path, data, prefix=profile))
         files.sweep_orphans(self.directory)
+        files.sweep_corrupt(self.directory)
 
     def check_writable(self, profile: str) -> None:
         """TokenStoreError if the entry could not be replaced or removed now: a
@@ -259,6 +260,7 @@ class FileTokenStore:
         size = min(max(2 * n, n + files.RESERVE_SLACK), files.MAX_ENTRY_BYTES)
         room = files.reserve(path, current, prefix=profile, size=size)
         files.sweep_orphans(self.directory)
+        files.sweep_corrupt(self.directory)
 
         def commit(entry: dict[str, Any], keep_unsaved: bool) -> None:
             room.commit(encode_entry(entry), keep_unsaved=keep_unsaved)
@@ -308,7 +310,7 @@ class FileTokenStore:
         def acquire() -> Held:
             files.ensure_folder(self.directory)
             try:
-                return locking.acquire(path, timeout)
+                held = locking.acquire(path, timeout)
             except locking.LockTimeout as exc:
                 raise TokenStoreError(
                     f"another loopback-login process holds profile {profile!r}: "
@@ -318,6 +320,9 @@ class FileTokenStore:
                 ) from exc
             except OSError as exc:
                 raise files.os_error("lock", path, exc) from exc
+            if not locking.CAN_HAND_OVER or not locking.really_held(held):
+                return held  # a lock file is removed only by its holder
+            return _Tidy(held, path, self.path_for(profile))
 
         return locking.ProfileLock(acquire)
 
@@ -330,3 +335,26 @@ def refuse_newer(path: str, entry: dict[str, Any] | None) -> None:
             f"this one reads {FORMAT_VERSION}); upgrade loopback-login to use it",
             hint="run: pip install --upgrade loopback-login",
         )
+
+
+class _Tidy:
+    """A held lock that takes its file along when its profile has no entry left
+    (logged out, never logged in): lock files do not pile up per name ever asked.
+
+    The file is removed while the lock is held, as locking.remove_held requires.
+    """
+
+    def __init__(self, held: Held, lock_path: str, entry_path: str) -> None:
+        self._held = held
+        self._lock_path = lock_path
+        self._entry_path = entry_path
+
+    def release(self) -> None:
+        from loopback_login.store import locking
+
+        if not os.path.lexists(self._entry_path):
+            locking.remove_held(self._lock_path)
+        self._held.release()
+
+    def hand_over(self) -> bool:
+        return self._held.hand_over()

@@ -30,7 +30,9 @@ __all__ = [
     "LockTimeout",
     "ProfileLock",
     "acquire",
+    "really_held",
     "release_handed_over",
+    "remove_held",
 ]
 
 try:
@@ -91,19 +93,57 @@ def acquire(path: str, timeout: float) -> Held:
             if (held := _handed_over.pop((st.st_dev, st.st_ino), None)) is not None:
                 return held
     flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        fd = os.open(path, flags, 0o600)
-    except OSError as exc:
-        if (fd := _open_read_only(path, exc)) < 0:
-            return _Unlocked()
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return _FlockHeld(_wait(fd, path, timeout))
-    except BaseException:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fd = os.open(path, flags, 0o600)
+        except OSError as exc:
+            if (fd := _open_read_only(path, exc)) < 0:
+                return _Unlocked()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            left = deadline - time.monotonic() if timeout >= 0 else -1.0
+            fd = _wait(fd, path, max(left, 0.0) if timeout >= 0 else -1.0)
+        except BaseException:
+            os.close(fd)
+            raise
+        if _still_at(fd, path):
+            return _FlockHeld(fd)
+        # The holder removed the file while we waited (its profile is gone): the
+        # lock we got guards nothing. Take the one now at the path.
         os.close(fd)
-        raise
-    return _FlockHeld(fd)
+
+
+def _still_at(fd: int, path: str) -> bool:
+    """Whether the locked file is still the one ``path`` names."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    held = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino)
+
+
+def really_held(held: Held) -> bool:
+    """False for the stand-in given on a store nobody can write (no lock taken)."""
+    return not isinstance(held, _Unlocked)
+
+
+def remove_held(path: str) -> None:
+    """Unlink the lock file at ``path``; the caller holds its lock.
+
+    Safe only so: a process waiting for the same lock gets the removed file's lock
+    on our release, sees by ``_still_at`` that the path names another file (or
+    none) and takes that one instead; no two processes ever hold the lock of the
+    file the path names.
+    """
+    try:  # noqa: SIM105 - contextlib stays off the `token` path
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def release_handed_over() -> None:

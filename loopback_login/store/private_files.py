@@ -18,18 +18,21 @@ from loopback_login.environment import HOME_ENV
 from loopback_login.errors import CorruptEntryError, TokenStoreError
 
 __all__ = [
+    "CORRUPT_AGE",
     "MAX_ENTRY_BYTES",
     "ORPHAN_AGE",
     "Refused",
     "Reservation",
     "check_changeable",
     "check_private",
+    "corrupt_stamp",
     "ensure_folder",
     "move_aside",
     "os_error",
     "read_private",
     "replace_with",
     "reserve",
+    "sweep_corrupt",
     "sweep_orphans",
     "sync_folder",
     "unlink_quietly",
@@ -37,6 +40,7 @@ __all__ = [
 ]
 
 ORPHAN_AGE = 600.0  # seconds after which a temp file can only be a dead writer's
+CORRUPT_AGE = 30 * 86400.0  # seconds a damaged entry moved aside is kept to look at
 # An entry is a few KB; a file far bigger is not one of ours, and is refused unread.
 MAX_ENTRY_BYTES = 1 << 20
 # The room set aside for an entry's successor before a single-use token is spent:
@@ -276,6 +280,39 @@ def sweep_orphans(folder: str, max_age: float = ORPHAN_AGE) -> None:
                 os.unlink(temp)
         except OSError:
             pass  # gone already, or not ours to remove: either way, not fatal
+
+
+def corrupt_stamp(name: str) -> float | None:
+    """When the damaged entry ``name`` (``P.json.corrupt-STAMP[-N]``) was moved aside."""
+    _, sep, rest = name.partition(".json.corrupt-")
+    if not sep:
+        return None
+    import calendar
+
+    try:
+        return float(calendar.timegm(time.strptime(rest[:16], "%Y%m%dT%H%M%SZ")))
+    except ValueError:
+        return None
+
+
+def sweep_corrupt(folder: str, max_age: float = CORRUPT_AGE) -> list[str]:
+    """Remove damaged entries moved aside more than ``max_age`` seconds ago (by the
+    time in their names); returns the names removed."""
+    cutoff = time.time() - max_age
+    removed: list[str] = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        stamp = corrupt_stamp(name)
+        if stamp is not None and stamp < cutoff:
+            try:
+                os.unlink(os.path.join(folder, name))
+            except OSError:
+                continue  # not ours to remove, or gone: not fatal
+            removed.append(name)
+    return removed
 
 
 def move_aside(path: str, reason: str, *, hint: str) -> CorruptEntryError:
