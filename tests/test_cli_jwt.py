@@ -137,8 +137,9 @@ def test_jwt_profile_token_refresh_status_logout(
 
     status = cli("status")
     assert status.returncode == 0, status.stderr
-    assert "grant:      jwt (the user's JWT credential; no browser)" in status.stdout
-    assert json.loads(cli("status", "--json", "-p", "default").stdout)["grant"] == "jwt"
+    assert "grant:       jwt (the user's JWT credential; no browser)" in status.stdout
+    [row] = json.loads(cli("status", "--json", "-p", "default").stdout)
+    assert row["grant"] == "jwt"
 
     expire(cli)
     refreshed = cli("token", **SECRET_ENV)  # no credential needed to refresh

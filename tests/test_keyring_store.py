@@ -91,8 +91,8 @@ def test_keyring_profile_end_to_end(
     access = entry["tokens"]["access_token"]
     assert kcli("token").stdout == f"{access}\n"
     status = kcli("status")
-    assert f"stored in:  keyring: {BACKEND}" in status.stdout
-    as_json = json.loads(kcli("status", "--json", "-p", "default").stdout)
+    assert f"stored in:   keyring: {BACKEND}" in status.stdout
+    (as_json,) = json.loads(kcli("status", "--json", "-p", "default").stdout)
     assert as_json["refresh_token_storage"] == f"keyring: {BACKEND}"
     assert as_json["state"] == "valid"
     assert first not in status.stdout + status.stderr

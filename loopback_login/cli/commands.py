@@ -76,7 +76,7 @@ def run(args: Sequence[str]) -> int:
         if isinstance(code, int):
             return code
     except LoopbackLoginError as exc:
-        fit_hint(exc, Invocation.command, Invocation.store)
+        fit_hint(exc, Invocation.command, Invocation.store, group=cli)
         return report(exc)
     except click.exceptions.Abort:
         say("Aborted.")
@@ -495,7 +495,7 @@ def format_status(row: dict[str, Any], now: float) -> str:
         ),
     ]
     if row["has_refresh_token"]:
-        lines.append(f"  stored in:  {_stored_in(row['refresh_token_storage'])}")
+        lines.append(f"  stored in:   {_stored_in(row['refresh_token_storage'])}")
     if row["session_expires_at"] is not None:
         lines.append(
             f"  session:     ends {when(row['session_expires_at'])} (absolute limit)"

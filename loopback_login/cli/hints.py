@@ -41,15 +41,20 @@ def fit_hint(
     command: click.Command | None,
     store: FileTokenStore | None,
     environ: Mapping[str, str] = os.environ,
+    group: click.Group | None = None,
 ) -> None:
-    """Rewrite ``exc.hint`` in place for ``command`` and the profiles it names."""
+    """Rewrite ``exc.hint`` in place for ``command`` and the profiles it names;
+    ``group`` (the CLI) tells our options from other programs'."""
     if not exc.hint:
         return
     hint = exc.hint
     if store is not None and "--client-id CLIENT_ID" not in hint:
         hint = _LOGIN.sub(lambda m: _login_for(m.group(1), store, environ), hint)
     if command is not None:
-        hint = _own_options(hint, options_of(command))
+        ours = None
+        if group is not None:
+            ours = set().union(*(options_of(c) for c in group.commands.values()))
+        hint = _own_options(hint, options_of(command), ours)
     exc.hint = hint
 
 
@@ -67,12 +72,16 @@ def _login_for(profile: str, store: FileTokenStore, environ: Mapping[str, str]) 
     return login_hint(profile, client_id_known=known)
 
 
-def _own_options(hint: str, own: set[str]) -> str:
+def _own_options(hint: str, own: set[str], ours: set[str] | None) -> str:
     commands = [m.span() for m in _COMMAND.finditer(hint)]
+    # An option no command of ours has belongs to another program the hint names
+    # (``gnome-keyring-daemon --unlock``): it stays as it is.
 
     def replace(match: re.Match[str]) -> str:
         start = match.start()
         if match.group(0) in own or any(a <= start < b for a, b in commands):
+            return match.group(0)
+        if ours is not None and match.group(0) not in ours:
             return match.group(0)
         return f"the profile's {match.group(0)[2:]} setting"
 

@@ -46,7 +46,10 @@ _NOT_KEYRINGS = {
     "keyring.backends.null",
 }
 _LOCKED = {"KeyringLocked", "LockedException", "PromptDismissedException"}
-_FILE_FIX = "or keep the refresh token in the entry file: log in with --storage file"
+_FILE_FIX = (
+    "or keep the refresh token in the entry file: "
+    "loopback-login login --storage file (and --profile NAME for another profile)"
+)
 
 
 def _class_path(backend: object) -> str:
