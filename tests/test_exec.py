@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from helpers import Cli, EmulatorStarter, ThreadedEmulator, login
 
+from loopback_login.cli.exec_command import Relay
+
 SHOW_ENV = (
     "import os, json; print(json.dumps({k: v for k, v in os.environ.items() "
     "if k.startswith(('RINGCENTRAL_', 'LOOPBACK_LOGIN_CLIENT_SECRET'))}))"
@@ -79,12 +81,33 @@ def test_exec_passes_signals_through(
          sys.executable, "-c", CHILD, how],
         env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    assert proc.stdout is not None
-    assert proc.stdout.readline() == "ready\n"
-    proc.send_signal(sig)
-    out, err = proc.communicate(timeout=30)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "ready\n"
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:  # never leave a process behind for later tests
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == expected, err
     assert ("caught" in out) == (how == "catch")
+
+
+def test_a_signal_before_the_child_exists_reaches_it() -> None:
+    """A signal that lands while the child is being started is held, then passed on
+    the moment the child exists, so it is neither lost nor fatal to us alone."""
+    relay = Relay()
+    relay(signal.SIGTERM, None)
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        relay.attach(child)
+        assert child.wait(timeout=30) == -signal.SIGTERM
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert relay.pending == []
 
 
 READER = """

@@ -158,15 +158,16 @@ def supervise(
     try:
         write_token(path, tokens)
         env[TOKEN_FILE_ENV] = path
+        relay = Relay()
+        # The handlers go in before the child starts: a signal that arrives while
+        # Popen returns would otherwise kill us and orphan the child.
+        previous = {sig: signal.signal(sig, relay) for sig in FORWARDED}
         try:
-            child = subprocess.Popen(list(command), env=env)
-        except OSError as exc:
-            raise not_found(command[0], exc) from exc
-        previous = {
-            sig: signal.signal(sig, lambda s, _f: child.send_signal(s))
-            for sig in FORWARDED
-        }
-        try:
+            try:
+                child = subprocess.Popen(list(command), env=env)
+            except OSError as exc:
+                raise not_found(command[0], exc) from exc
+            relay.attach(child)
             code = wait_refreshing(session, tokens, child, path)
         finally:
             for sig, handler in previous.items():
@@ -185,6 +186,26 @@ def supervise(
         os.kill(os.getpid(), -code)
         return 128 - code
     return code
+
+
+class Relay:
+    """A signal handler that passes each signal on to the child, holding those that
+    arrive before the child exists until it does."""
+
+    def __init__(self) -> None:
+        self.child: subprocess.Popen[bytes] | None = None
+        self.pending: list[int] = []
+
+    def __call__(self, signum: int, _frame: object) -> None:
+        if self.child is None:
+            self.pending.append(signum)
+        else:
+            self.child.send_signal(signum)
+
+    def attach(self, child: subprocess.Popen[bytes]) -> None:
+        self.child = child
+        while self.pending:
+            child.send_signal(self.pending.pop(0))
 
 
 def wait_refreshing(
