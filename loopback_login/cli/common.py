@@ -19,6 +19,7 @@ from loopback_login.environment import CLIENT_SECRET_ENV as SECRET_ENV
 from loopback_login.environment import HOME_ENV, JWT_ENV, PROFILE_ENV, RC_JWT_ENV
 from loopback_login.errors import ConfigError, UsageError, printable
 from loopback_login.session.entry import ProfileEntry, describe
+from loopback_login.session.keepalive import expiry_warning
 from loopback_login.store.file_store import (
     FileTokenStore,
     default_store_dir,
@@ -41,6 +42,7 @@ __all__ = [
     "setup",
     "stdin_lines",
     "summary",
+    "warn_if_ending",
 ]
 
 T = TypeVar("T")
@@ -289,3 +291,10 @@ def summary(entry: ProfileEntry) -> str:
         f"scope: {printable(status['scope'] or '-', 1000)}.\n"
         f"Use it: loopback-login token --profile {entry.profile}"
     )
+
+
+def warn_if_ending(entry: ProfileEntry) -> None:
+    """Say so when the refresh token is near its end: a new login is coming."""
+    warning = expiry_warning(entry, now=time.time())
+    if warning is not None:
+        say(warning)
