@@ -228,22 +228,31 @@ def assert_clear_error(result: subprocess.CompletedProcess[str], *words: str) ->
 def test_bad_files_and_urls_are_one_line_errors(
     cli: Cli, threaded_emulator: EmulatorStarter, tmp_path: Path
 ) -> None:
-    """A brace in the redirect URI, an unclosed IPv6 host, /dev/zero as the secret
-    or the key, and deeply nested JSON as the emulator's clients: each a clear
-    error and a non-zero exit, before any browser opens."""
+    """A brace in the redirect URI, an unclosed IPv6 host, /dev/zero or a file too
+    big to be one as the secret or the key, and deeply nested JSON as the
+    emulator's clients: each a clear error and a non-zero exit, before any browser
+    opens."""
     emu = threaded_emulator()
     base = ["login", "--server", emu.url, "--client-id", DEMO_CLIENT_ID]
     assert_clear_error(
         cli(*base, "--redirect-uri", "http://127.0.0.1:8400/{x"), "--redirect-uri"
     )
     assert_clear_error(cli("login", "--server", "http://[::1", "--client-id", "c"))
+    big = tmp_path / "big"
+    big.write_bytes(b"x" * (64 * 1024 + 1))
+    key = ["--client-auth", "private_key_jwt", "--private-key"]
     assert_clear_error(
-        cli(*base, "--client-secret-file", "/dev/zero"), "larger than 16 KiB"
+        cli(*base, "--client-secret-file", "/dev/zero"),
+        "cannot read the client secret file /dev/zero: not a regular file",
     )
     assert_clear_error(
-        cli(*base, "--client-auth", "private_key_jwt", "--private-key", "/dev/zero"),
-        "larger than 64 KiB",
+        cli(*base, "--client-secret-file", str(big)), "larger than 16 KiB"
     )
+    assert_clear_error(
+        cli(*base, *key, "/dev/zero"),
+        "cannot read the private key /dev/zero: not a regular file",
+    )
+    assert_clear_error(cli(*base, *key, str(big)), "larger than 64 KiB")
     nested = tmp_path / "nested.json"
     nested.write_text("[" * 100_000 + "]" * 100_000)
     assert_clear_error(
@@ -258,6 +267,44 @@ def test_bad_files_and_urls_are_one_line_errors(
     )
     assert emu.call(lambda: emu.app[STATE].count("authorize")) == 0  # type: ignore[index]
     assert not (cli.home / "default.json").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs")
+def test_a_fifo_given_as_a_secret_credential_or_key_is_refused_at_once(
+    cli: Cli, threaded_emulator: EmulatorStarter, tmp_path: Path
+) -> None:
+    """No process writes into the FIFO: opening it to read would wait for one
+    forever. Each option refuses it in its own words, and says how to pipe."""
+    emu = threaded_emulator()
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo, 0o600)
+    base = ["login", "--server", emu.url, "--client-id", DEMO_CLIENT_ID]
+    cases = {
+        "--client-secret-file": (
+            "cannot read the client secret file",
+            "check --client-secret-file (a pipe: pass - and send it on standard input)",
+        ),
+        "--jwt-file": (
+            "cannot read the JWT credential from",
+            "check --jwt-file (a pipe: pass - and send it on standard input)",
+        ),
+        "--private-key": ("cannot read the private key", "check --private-key"),
+    }
+    for option, (words, hint) in cases.items():
+        extra = (
+            ["--client-auth", "private_key_jwt"] if option == "--private-key" else []
+        )
+        result = subprocess.run(
+            [sys.executable, "-m", "loopback_login", *base, *extra, option, str(fifo)],
+            env=cli.env, capture_output=True, text=True, timeout=20,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert result.returncode == 1, (option, result.stderr)
+        assert result.stderr.splitlines() == [
+            f"error: {words} {fifo}: not a regular file",
+            f"  {hint}",
+        ], option
+    assert emu.call(lambda: emu.app[STATE].count("authorize")) == 0  # type: ignore[index]
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ from loopback_login.store.file_store import (
     default_store_dir,
     validate_profile_name,
 )
+from loopback_login.store.small_files import read_small_file
 
 __all__ = [
     "MAX_SECRET_BYTES",
@@ -209,23 +210,17 @@ def read_secret(secret_file: str | None, secret: str | None) -> str | None:
 
 def _read_secret_file(path: str) -> str:
     shown = printable(path)
-    try:
-        if path == "-":
-            raw = sys.stdin.buffer.read(MAX_SECRET_BYTES + 1)
-        else:
-            with open(path, "rb") as file:
-                raw = file.read(MAX_SECRET_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read the client secret file {shown}: {exc.strerror}",
-            hint="check --client-secret-file",
-        ) from exc
-    if len(raw) > MAX_SECRET_BYTES:
-        raise ConfigError(
-            f"{shown} is larger than {MAX_SECRET_BYTES // 1024} KiB: not a client "
-            "secret file",
-            hint="put only the client secret in the file given to --client-secret-file",
-        )
+    raw = read_small_file(
+        path,
+        MAX_SECRET_BYTES,
+        stdin=getattr(sys.stdin, "buffer", None),
+        what=f"the client secret file {shown}",
+        hint="check --client-secret-file",
+        too_large=f"{shown} is larger than {MAX_SECRET_BYTES // 1024} KiB: not a "
+        "client secret file",
+        too_large_hint="put only the client secret in the file given to "
+        "--client-secret-file",
+    )
     try:
         value = raw.decode("utf-8").strip()
     except UnicodeDecodeError:

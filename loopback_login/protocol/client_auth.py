@@ -16,6 +16,7 @@ from urllib.parse import quote_plus
 from loopback_login.environment import CLIENT_SECRET_ENV
 from loopback_login.errors import ConfigError, printable
 from loopback_login.protocol.provider import ProviderConfig
+from loopback_login.store.small_files import read_small_file
 
 __all__ = ["ASSERTION_TYPE", "client_auth"]
 
@@ -95,19 +96,15 @@ def _load_private_key(path: str | None) -> tuple[object, str]:
             hint="pass --private-key with the path of a PEM file",
         )
     shown = printable(path)
-    try:
-        with open(path, "rb") as file:
-            pem = file.read(MAX_KEY_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read the private key {shown}: {exc.strerror}",
-            hint="check --private-key",
-        ) from exc
-    if len(pem) > MAX_KEY_BYTES:
-        raise ConfigError(
-            f"{shown} is larger than {MAX_KEY_BYTES // 1024} KiB: not a PEM private key",
-            hint="check --private-key",
-        )
+    pem = read_small_file(
+        path,
+        MAX_KEY_BYTES,
+        what=f"the private key {shown}",
+        hint="check --private-key",
+        too_large=f"{shown} is larger than {MAX_KEY_BYTES // 1024} KiB: not a PEM "
+        "private key",
+        too_large_hint="check --private-key",
+    )
     return _parse_private_key(pem, shown)
 
 

@@ -32,6 +32,7 @@ from loopback_login.protocol.wiring import Wiring
 from loopback_login.session.entry import ProfileEntry
 from loopback_login.session.refresh import refresh_entry
 from loopback_login.store.file_store import EntryReservation, TokenStore
+from loopback_login.store.small_files import read_small_file
 
 __all__ = [
     "JWT_SOURCES",
@@ -103,23 +104,16 @@ def read_jwt_file(path: str) -> str:
     cap and checked like any other."""
     limit = MAX_JWT_LENGTH + 1024  # room for a trailing newline and spaces
     where = "standard input" if path == "-" else path
-    try:
-        if path == "-":
-            raw = sys.stdin.buffer.read(limit + 1)
-        else:
-            with open(path, "rb") as file:
-                raw = file.read(limit + 1)
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read the JWT credential from {where}: {exc.strerror or exc}",
-            hint="check --jwt-file",
-        ) from exc
-    if len(raw) > limit:
-        raise ConfigError(
-            f"the JWT credential in {where} is longer than any ({MAX_JWT_LENGTH} "
-            "characters at most)",
-            hint="give the file that holds the credential alone",
-        )
+    raw = read_small_file(
+        path,
+        limit,
+        stdin=getattr(sys.stdin, "buffer", None),
+        what=f"the JWT credential from {where}",
+        hint="check --jwt-file",
+        too_large=f"the JWT credential in {where} is longer than any "
+        f"({MAX_JWT_LENGTH} characters at most)",
+        too_large_hint="give the file that holds the credential alone",
+    )
     try:
         text = raw.decode("ascii")
     except UnicodeDecodeError:

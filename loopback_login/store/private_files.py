@@ -23,12 +23,15 @@ __all__ = [
     "ORPHAN_AGE",
     "Refused",
     "Reservation",
+    "TooLarge",
     "check_changeable",
     "check_private",
     "corrupt_stamp",
     "ensure_folder",
     "move_aside",
+    "open_to_read",
     "os_error",
+    "read_capped",
     "read_private",
     "replace_with",
     "reserve",
@@ -52,7 +55,11 @@ Stats = tuple[bytes, os.stat_result, os.stat_result]
 
 
 class Refused(Exception):
-    """The file at an entry's name is not one to read (not a regular file, too big)."""
+    """The file at a name is not one to read (not a regular file, too big)."""
+
+
+class TooLarge(Refused):
+    """The file holds more bytes than it may."""
 
 
 def os_error(doing: str, path: str, exc: OSError) -> TokenStoreError:
@@ -157,31 +164,48 @@ def read_private(path: str, folder: str, limit: int = MAX_ENTRY_BYTES) -> Stats 
     as /dev/zero) or is bigger than ``limit`` bytes.
     """
     try:
-        # O_NONBLOCK: a FIFO planted under our name must not hang `token`.
-        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-        fd = os.open(path, flags)
+        fd = open_to_read(path)  # a FIFO planted under our name must not hang `token`
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise os_error("read", path, exc) from exc
     try:
-        # fstat: the file we read, not whatever the name points to now
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise Refused("not a regular file")
-        if st.st_size > limit:
-            raise Refused(f"{st.st_size} bytes, more than the {limit} an entry can be")
-        chunks, total = [], 0
-        while chunk := os.read(fd, min(1 << 16, limit + 1 - total)):
-            chunks.append(chunk)
-            total += len(chunk)
-            if total > limit:  # grew while being read
-                raise Refused(f"more than the {limit} bytes an entry can be")
-        return b"".join(chunks), st, os.stat(folder)
+        data, st = read_capped(fd, limit)
+        return data, st, os.stat(folder)
     except OSError as exc:
         raise os_error("read", path, exc) from exc
     finally:
         os.close(fd)
+
+
+def open_to_read(path: str) -> int:
+    """A descriptor to read ``path`` from, opened without waiting: a FIFO's open
+    would wait for a writer forever (O_NONBLOCK), and a terminal must not become
+    ours (O_NOCTTY). :func:`read_capped` then refuses what is not a regular file."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    return os.open(path, flags)
+
+
+def read_capped(fd: int, limit: int) -> tuple[bytes, os.stat_result]:
+    """All the bytes of the regular file open on ``fd``, and its stat.
+
+    Raises Refused, unread, for what is not a regular file (a FIFO, a device such
+    as /dev/zero, a folder); TooLarge, unread where its size says so, for more
+    than ``limit`` bytes.
+    """
+    # fstat: the file we read, not whatever the name points to now
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        raise Refused("not a regular file")
+    if st.st_size > limit:
+        raise TooLarge(f"{st.st_size} bytes, more than the {limit} an entry can be")
+    chunks, total = [], 0
+    while chunk := os.read(fd, min(1 << 16, limit + 1 - total)):
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > limit:  # grew while being read
+            raise TooLarge(f"more than the {limit} bytes an entry can be")
+    return b"".join(chunks), st
 
 
 def write_temp(path: str, data: bytes, *, prefix: str) -> str:
