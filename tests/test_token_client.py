@@ -3,6 +3,7 @@ clear error, and a 429 is waited out once at most."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 import aiohttp
@@ -11,7 +12,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from helpers import Emulator
 
-from loopback_login.emulator import DEMO_CLIENT_ID, FAULTS
+from loopback_login.clock import FrozenClock
+from loopback_login.emulator import DEMO_CLIENT_ID, FAULTS, STATE
+from loopback_login.emulator.config import DEMO_USER
 from loopback_login.errors import (
     InvalidGrantError,
     NetworkError,
@@ -172,6 +175,42 @@ async def test_emulator_rate_limit(
     assert info.value.status == 429
     assert info.value.retry_after
     assert info.value.retry_after > 10
+
+
+async def test_retry_after_is_waited_on_the_wirings_timer(
+    start_emulator: Callable[..., Awaitable[Emulator]],
+    http: aiohttp.ClientSession,
+    clock: FrozenClock,
+) -> None:
+    """The emulator's 429 asks for 60 s: the client waits them on Wiring.sleep, so
+    with the frozen clock (the emulator's too) they pass when the test moves time
+    on, and the retry redeems the refresh token at once."""
+    emu = await start_emulator(rate_limit=1)
+    state = emu.app[STATE]
+    session = state.start_session(
+        client_id=DEMO_CLIENT_ID, user=DEMO_USER, scope="ReadAccounts",
+        auth_time=int(clock()), endpoint_id=None,
+    )  # fmt: skip
+    state.issue_tokens(session, access_ttl=3600, refresh_ttl=7 * 86400)
+    wiring = Wiring(http, clock=clock, sleep=clock.sleep)
+    provider = ProviderConfig(server=emu.url, client_id=DEMO_CLIENT_ID)
+    token_client = TokenClient(provider, wiring, max_retry_after=60)
+    with pytest.raises(InvalidGrantError):  # the minute's one request
+        await token_client.refresh("not-a-refresh-token")
+    refreshing = asyncio.create_task(token_client.refresh(session.refresh_token))
+    try:
+        # Answered 429 with Retry-After: 60, the client now waits on the seam.
+        await asyncio.wait_for(clock.until_sleepers(1), 10)
+        assert state.count("token") == 2
+        clock.advance(59)
+        await asyncio.sleep(0.05)
+        assert (clock.sleepers, refreshing.done()) == (1, False)
+        clock.advance(1)
+        tokens = await asyncio.wait_for(refreshing, 10)
+    finally:
+        refreshing.cancel()
+    assert tokens.access_token == session.access_token
+    assert state.count("token") == 3
 
 
 async def test_public_client_sends_no_authorization_header(

@@ -7,7 +7,6 @@ assertion is ever part of a message.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Mapping
@@ -105,7 +104,7 @@ class TokenClient:
             logger.info(
                 "rate limited by the %s endpoint; retrying in %gs", endpoint, wait
             )
-            await asyncio.sleep(wait)
+            await self._wiring.sleep(wait)  # as every wait: on the wiring's timer
             return await self._post_once(url, form, endpoint)
 
     async def _post_once(
