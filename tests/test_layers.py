@@ -20,6 +20,7 @@ CORE = {
     "loopback_login.errors",
     "loopback_login.environment",
     "loopback_login.clock",
+    "loopback_login.debuglog",
     "loopback_login.templates",
 }
 TOP = {

@@ -362,3 +362,27 @@ async def test_the_proxy_log_names_discovery_keys_token_and_revoke(
     assert not [
         target for _, target in asked if "/callback" in target or "authorize" in target
     ]
+
+
+def test_a_bad_ca_file_ends_a_login_to_a_plain_http_server_too(
+    cli: Cli, emu: ThreadedEmulator, tmp_path: Path
+) -> None:
+    """Trust is not needed to check a plain-http server (an emulator), so the CA
+    files are read alongside; a bad one still ends the login, one clear line, before
+    any code is exchanged and with nothing saved."""
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    for given, says in (
+        (
+            "/nonexistent/root.pem",
+            "error: --ca-file /nonexistent/root.pem: no such file",
+        ),
+        (str(junk), f"error: --ca-file {junk} holds no usable PEM certificate"),
+    ):
+        result = cli(
+            "login", "--server", emu.url, "--client-id", DEMO_CLIENT_ID,
+            "--ca-file", given,
+        )  # fmt: skip
+        assert result.returncode == 1, result.stderr
+        assert says in result.stderr
+        assert not list(cli.home.glob("*.json")), "nothing is saved"

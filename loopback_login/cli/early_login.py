@@ -33,6 +33,7 @@ from loopback_login.protocol.provider import AUTHORIZE_PARAMS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import Mapping, Sequence
     from typing import Any
 
@@ -169,6 +170,38 @@ def _settings_given_elsewhere(environ: Mapping[str, str]) -> bool:
     return os.path.exists(default_config_path(environ))
 
 
+class _Trust:
+    """The CA files checked (and, for an https server, the whole TLS context made)
+    on a thread of its own: OpenSSL lets go of the interpreter lock while it parses
+    certificates, tens of milliseconds for a system bundle, so the imports and the
+    socket work that follow run meanwhile."""
+
+    def __init__(self, network: NetworkSettings, *, full: bool) -> None:
+        import threading
+
+        self._network, self.full = network, full
+        self._context: ssl.SSLContext | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._make, daemon=True)
+        self._thread.start()
+
+    def _make(self) -> None:
+        try:
+            if self.full:
+                self._context = self._network.ssl_context()
+            else:
+                self._network.check_ca_files()
+        except BaseException as exc:  # raised in the caller's thread, by result()
+            self._error = exc
+
+    def result(self) -> ssl.SSLContext | None:
+        """The context (None for a plain-http server); raises what making it did."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._context
+
+
 def try_early_login(
     args: Sequence[str], environ: Mapping[str, str] | None = None
 ) -> int | None:
@@ -198,7 +231,7 @@ def _prepare(
     opts: dict[str, Any], environ: Mapping[str, str]
 ) -> (
     tuple[
-        FileTokenStore, ProviderConfig, LoopbackConfig, NetworkSettings,
+        FileTokenStore, ProviderConfig, LoopbackConfig, NetworkSettings, _Trust,
         SystemBrowser | CommandBrowser | NoBrowser, str | None,
     ]
     | None
@@ -207,11 +240,6 @@ def _prepare(
     must decide (it then says what is wrong, in its own words)."""
     from loopback_login.cli.login_settings import build_network, build_provider
     from loopback_login.errors import ConfigError, CorruptEntryError, TokenStoreError
-    from loopback_login.loopback.browser import NoBrowser, SystemBrowser
-    from loopback_login.loopback.config import LoopbackConfig
-    from loopback_login.loopback.launch import CommandBrowser, choose_opener
-    from loopback_login.protocol.client_auth import client_auth
-    from loopback_login.protocol.server_check import can_check_directly
     from loopback_login.store.file_store import (
         FileTokenStore,
         default_store_dir,
@@ -240,13 +268,21 @@ def _prepare(
             return None
         if provider.auth_method not in _CHOICES["client_auth"]:
             return None
+        network = build_network(opts, settings, check=False)
+        if network.proxy_for(provider.server) is not None:
+            return None  # only aiohttp's check speaks to proxies
+        # As early as it can start: the rest loads while OpenSSL reads certificates.
+        trust = _Trust(network, full=provider.server.startswith("https:"))
+
+        from loopback_login.loopback.browser import NoBrowser, SystemBrowser
+        from loopback_login.loopback.config import LoopbackConfig
+        from loopback_login.loopback.launch import CommandBrowser, choose_opener
+        from loopback_login.protocol.client_auth import client_auth
+
         uris = opts["redirect_uri"] or tuple(
             (settings or {}).get("redirect_uris") or ()
         )
         loopback = LoopbackConfig(redirect_uris=uris, timeout=opts["timeout"])
-        network = build_network(opts, settings)
-        if not can_check_directly(provider, network):
-            return None
         client_auth(provider, provider.token_endpoint, now=time.time())
         opener, why = choose_opener(
             no_browser=opts["no_browser"], browser_command=opts["browser_command"]
@@ -255,7 +291,7 @@ def _prepare(
         return None
     if not isinstance(opener, SystemBrowser | CommandBrowser | NoBrowser):
         return None
-    return store, provider, loopback, network, opener, why
+    return store, provider, loopback, network, trust, opener, why
 
 
 def _run(
@@ -264,6 +300,7 @@ def _run(
     provider: ProviderConfig,
     loopback: LoopbackConfig,
     network: NetworkSettings,
+    trust: _Trust,
     opener: SystemBrowser | CommandBrowser | NoBrowser,
     why: str | None,
 ) -> int:
@@ -303,14 +340,18 @@ def _run(
                     provider, params, local_start_url(target, port),
                     no_browser=isinstance(opener, NoBrowser),
                 )  # fmt: skip
-                # A wrong server must never open a browser.
-                check_directly(provider, network, opts["http_timeout"])
+                # A wrong server must never open a browser. The trust it is checked
+                # with matters only to https; a plain-http server (an emulator on
+                # loopback) is checked without waiting for the CA files.
+                context = trust.result() if trust.full else None
+                check_directly(provider, network, opts["http_timeout"], context)
                 _say(f"To sign in, open this URL in your browser:\n\n    {urls.url}\n")
                 verdict = opener.start(urls.url)
                 # The browser's thread gets the CPU first: loading the rest at once
                 # would slow its start (one interpreter lock, often few cores). Most
                 # openers answer within this; a command still running is let be.
                 verdict.settled(_BROWSER_FIRST)
+                trust.result()  # a bad CA file ends the login here, before any https
                 # The rest loads while the browser starts and the person signs in.
                 import asyncio
 

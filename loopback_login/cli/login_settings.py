@@ -65,11 +65,11 @@ def build_provider(
 
 
 def build_network(
-    opts: Mapping[str, Any], remembered: Mapping[str, Any] | None
+    opts: Mapping[str, Any], remembered: Mapping[str, Any] | None, *, check: bool = True
 ) -> NetworkSettings:
     """``--proxy`` and ``--ca-file`` given now, else as the profile remembers them;
     ``none`` forgets the remembered one. A CA file is checked here, before anything
-    goes over the network."""
+    goes over the network (``check=False``: the caller checks it itself, before)."""
     settings = dict(remembered) if remembered else {}
     for key in ("proxy", "ca_file"):
         value = opts.get(key)
@@ -77,5 +77,6 @@ def build_network(
             continue
         settings[key] = None if value.strip().lower() in ("", "none") else value
     network = NetworkSettings.from_profile(settings)
-    network.ssl_context()
+    if check:
+        network.check_ca_files()
     return network

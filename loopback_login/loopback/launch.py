@@ -8,7 +8,6 @@ tested without being in it.
 
 from __future__ import annotations
 
-import logging
 import os
 import shlex
 import shutil
@@ -17,6 +16,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
+from loopback_login.debuglog import debug
 from loopback_login.errors import ConfigError
 from loopback_login.loopback.browser import (
     BrowserOpener,
@@ -33,7 +33,6 @@ __all__ = [
     "powershell_start",
 ]
 
-logger = logging.getLogger(__name__)
 
 Place = Literal["desktop", "ssh", "wsl"]
 
@@ -109,7 +108,7 @@ class CommandBrowser:
                     start_new_session=True,
                 )
             except OSError as exc:
-                logger.debug("cannot run %s: %s", argv[0], exc)
+                debug(__name__, "cannot run %s: %s", argv[0], exc)
                 verdict.settle(False)
                 return
             try:
@@ -118,7 +117,7 @@ class CommandBrowser:
                 verdict.settle(True)  # still running: a browser in the foreground
                 process.wait()
                 return
-            logger.debug("%s exited with status %s", argv[0], status)
+            debug(__name__, "%s exited with status %s", argv[0], status)
             verdict.settle(status == 0)
 
         threading.Thread(target=run, name="browser-command", daemon=True).start()

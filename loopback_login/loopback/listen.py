@@ -4,17 +4,15 @@ really ours (no SO_REUSEADDR stealing on Windows; both stacks for ``localhost``)
 from __future__ import annotations
 
 import errno
-import logging
 import socket
 import sys
 from collections.abc import Sequence
 
+from loopback_login.debuglog import debug
 from loopback_login.errors import LoopbackBindError
 from loopback_login.loopback.config import RedirectTarget
 
 __all__ = ["bind", "bind_first_free", "next_uri"]
-
-logger = logging.getLogger(__name__)
 
 
 def next_uri(uri: str) -> str:
@@ -71,7 +69,9 @@ def bind_first_free(
                 raise LoopbackBindError(
                     f"cannot listen for {target.uri}: {exc}"
                 ) from exc
-            logger.debug("port %s is busy, trying the next redirect URI", target.port)
+            debug(
+                __name__, "port %s is busy, trying the next redirect URI", target.port
+            )
             busy.append(target.uri)
     ports = ", ".join(str(RedirectTarget.parse(u).port) for u in busy)
     raise LoopbackBindError(

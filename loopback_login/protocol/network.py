@@ -27,7 +27,6 @@ from __future__ import annotations
 import base64
 import ipaddress
 import os
-import ssl
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +36,8 @@ from urllib.parse import urlsplit, urlunsplit
 from loopback_login.errors import ConfigError, NetworkError, printable
 
 if TYPE_CHECKING:
+    import ssl  # loaded on first use: a login to a plain-http server never needs it
+
     import aiohttp
 
     MiddlewareHandler = Callable[
@@ -291,12 +292,31 @@ class NetworkSettings:
 
     def ssl_context(self) -> ssl.SSLContext:
         """The system's trust, plus the CA files; always verifying."""
+        import ssl
+
         extra = self.ca_files()
         context: ssl.SSLContext
         if not extra and sys.platform in ("darwin", "win32"):
             context = _os_trust_store()
         else:
             context = ssl.create_default_context()
+        self._load_ca_files(context, extra)
+        return context
+
+    def check_ca_files(self) -> None:
+        """Raise :class:`ConfigError` unless every CA file loads, without loading
+        the system's trust (tens of milliseconds, and not needed to judge a file).
+        With none, no context is made at all: OpenSSL's first one costs as much."""
+        extra = self.ca_files()
+        if extra:
+            import ssl
+
+            self._load_ca_files(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), extra)
+
+    @staticmethod
+    def _load_ca_files(context: ssl.SSLContext, extra: list[tuple[str, str]]) -> None:
+        import ssl
+
         for path, source in extra:
             try:
                 context.load_verify_locations(cafile=path)
@@ -312,7 +332,6 @@ class NetworkSettings:
                     f"({printable(getattr(exc, 'reason', None) or exc, 120)})",
                     hint="it must be a PEM file (-----BEGIN CERTIFICATE-----)",
                 ) from None
-        return context
 
     # -- the session -------------------------------------------------------------
 
@@ -363,6 +382,8 @@ def explain_tls_error(
     exc: ssl.SSLError | ssl.CertificateError | OSError | None, host: str
 ) -> tuple[str, str]:
     """Why a TLS handshake with ``host`` failed, and what to do: a message and a hint."""
+    import ssl
+
     fix_trust = (
         "if a corporate proxy or a private CA signs it, give its root certificate "
         "with --ca-file PEM (or SSL_CERT_FILE); ask IT for the proxy's root"
@@ -444,6 +465,8 @@ def explain_network_error(
 
 def _os_trust_store() -> ssl.SSLContext:
     """The operating system's certificate store where Python does not read it."""
+    import ssl
+
     try:
         import truststore
     except ImportError:  # pragma: no cover - installed with the package there

@@ -12,19 +12,21 @@ proxies.
 from __future__ import annotations
 
 import json
-import logging
 import os
-import ssl
 from urllib.parse import urlsplit
 
+from loopback_login.debuglog import debug
 from loopback_login.errors import DiscoveryError, NetworkError, printable
 from loopback_login.protocol.network import NetworkSettings, explain_tls_error
 from loopback_login.protocol.provider import ProviderConfig
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import ssl
+
 __all__ = [
     "MAX_BODY",
     "REACH_HINT",
-    "can_check_directly",
     "check_directly",
     "judge_discovery",
     "judge_token_endpoint",
@@ -33,7 +35,6 @@ __all__ = [
     "unreachable",
 ]
 
-logger = logging.getLogger(__name__)
 
 MAX_BODY = 256 * 1024
 _HINT = (
@@ -51,7 +52,7 @@ def judge_discovery(
     """The answer to the discovery document's URL: True if it is one, False if the
     server publishes none (ask the token endpoint then); raises otherwise."""
     if status == 200 and isinstance(body, dict) and body.get("issuer"):
-        logger.debug("%s publishes OpenID discovery", provider.server)
+        debug(__name__, "%s publishes OpenID discovery", provider.server)
         return True
     if status == 404:
         return False
@@ -73,7 +74,7 @@ def judge_token_endpoint(
     """No discovery document: a token endpoint still answers an empty request
     with an OAuth error (RFC 6749 §5.2); raises unless it did."""
     if isinstance(body, dict) and isinstance(body.get("error"), str):
-        logger.debug("%s has a token endpoint", provider.server)
+        debug(__name__, "%s has a token endpoint", provider.server)
         return
     raise DiscoveryError(
         f"{provider.server} does not look like an OAuth server: no discovery "
@@ -99,11 +100,6 @@ def read_body(raw: bytes, content_type: str) -> tuple[str, object]:
     return kind, body
 
 
-def can_check_directly(provider: ProviderConfig, network: NetworkSettings) -> bool:
-    """True when no proxy stands between us and the server."""
-    return network.proxy_for(provider.server) is None
-
-
 def unreachable(server: str, exc: OSError) -> NetworkError:
     """``cannot reach SERVER: connection refused``, in the words of the OS."""
     code = exc.errno
@@ -121,16 +117,30 @@ def timed_out(server: str, seconds: float) -> NetworkError:
 
 
 def check_directly(
-    provider: ProviderConfig, network: NetworkSettings, timeout: float
+    provider: ProviderConfig,
+    network: NetworkSettings,
+    timeout: float,
+    context: ssl.SSLContext | None = None,
 ) -> None:
     """:func:`judge` over ``http.client``, each request within ``timeout`` seconds
-    in all. Only where :func:`can_check_directly` says so."""
+    in all. Only where no proxy stands between us and the server. ``context``: the one
+    ``network.ssl_context()`` made already, if it did."""
     import http.client
     import time
 
     parts = urlsplit(provider.server)
     host = parts.hostname or ""
-    context = network.ssl_context() if parts.scheme == "https" else None
+    # ssl loads only for an https server: a plain-http one (an emulator) never
+    # needs it, and it is a good part of what a person waits for.
+    tls_errors: tuple[type[Exception], ...] = ()
+    if parts.scheme != "https":
+        context = None
+    else:
+        import ssl
+
+        tls_errors = (ssl.SSLError, ssl.CertificateError)
+        if context is None:
+            context = network.ssl_context()
 
     def ask(method: str, url: str) -> tuple[int, str, object]:
         deadline = time.monotonic() + timeout
@@ -161,11 +171,8 @@ def check_directly(
                 else "application/octet-stream"
             )
             return (response.status, *read_body(raw, content_type))
-        except ssl.SSLError as exc:
-            message, hint = explain_tls_error(exc, parts.netloc)
-            raise NetworkError(message, hint=hint) from exc
-        except ssl.CertificateError as exc:
-            message, hint = explain_tls_error(exc, parts.netloc)
+        except tls_errors as exc:
+            message, hint = explain_tls_error(exc, parts.netloc)  # type: ignore[arg-type]
             raise NetworkError(message, hint=hint) from exc
         except TimeoutError as exc:
             raise timed_out(provider.server, timeout) from exc
