@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -155,3 +157,24 @@ def test_hs256_identity_is_marked_unchecked(
     [as_json] = json.loads(cli("status", "--json", "-p", "default").stdout)
     assert as_json["identity"]["signature_checked"] is False
     assert as_json["identity"]["sub"] == "101"
+
+
+def test_a_secret_handed_over_by_process_substitution(
+    cli: Cli, threaded_emulator: EmulatorStarter, key: RSAKey
+) -> None:
+    """``--client-secret-file <(pass show …)``: a shell's pipe, no file on disk,
+    read to its end like standard input (it is not a regular file, and that is
+    fine: only a named pipe no program writes to is refused)."""
+    emu = threaded_emulator(clients=clients(key))
+    result = subprocess.run(
+        ["bash", "-c",
+         f'{sys.executable} -m loopback_login login --server "$1" '
+         '--client-id cli-client_secret_basic --scope "$2" --timeout 20 '
+         '--client-secret-file <(printf "%s\\n" "$3")',
+         "bash", emu.url, SCOPE, SECRET],
+        env=cli.env, capture_output=True, text=True, timeout=60,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"as {NAME}" in result.stderr
+    assert SECRET not in (cli.home / "default.json").read_text()

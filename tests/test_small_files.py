@@ -4,6 +4,7 @@ clear error in the caller's words, and never a wait on a FIFO."""
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import threading
@@ -66,8 +67,31 @@ def test_a_fifo_is_refused_at_once_not_waited_on(tmp_path: Path) -> None:
     os.mkfifo(fifo, 0o600)
     error = finishes(lambda: read(fifo))
     assert isinstance(error, ConfigError), error
-    assert str(error) == "cannot read the test file: not a regular file"
+    assert str(error) == "cannot read the test file: a pipe that nothing was written to"
     assert error.hint == "check --test-file"
+
+
+def test_a_pipe_with_a_writer_is_read_to_its_end_capped() -> None:
+    """What a shell's ``<(pass show x)`` gives: /dev/fd/N, a pipe whose writer is a
+    running program. Read until it closes, however slowly it writes."""
+    for payload, limit in ((b"secret\n", 16), (b"x" * 17, 16)):
+        reader, writer = os.pipe()
+        try:
+
+            def write(writer: int = writer, payload: bytes = payload) -> None:
+                threading.Event().wait(0.2)  # the read is already waiting
+                os.write(writer, payload)
+                os.close(writer)
+
+            threading.Thread(target=write, daemon=True).start()
+            outcome = finishes(functools.partial(read, f"/dev/fd/{reader}", limit))
+        finally:
+            os.close(reader)
+        if len(payload) <= limit:
+            assert outcome == payload
+        else:
+            assert isinstance(outcome, ConfigError)
+            assert str(outcome) == "larger than the test allows"
 
 
 def test_devices_and_folders_are_refused_unread(tmp_path: Path) -> None:
