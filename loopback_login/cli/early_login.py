@@ -377,10 +377,9 @@ async def _finish(
     lock: Any,
     head: HeadStart,
 ) -> int:
-    from loopback_login.cli.common import say, stdin_lines, summary
+    from loopback_login.cli.common import say, stdin_lines, summary, warn_if_ending
     from loopback_login.errors import CorruptEntryError
     from loopback_login.session.entry import load_entry
-    from loopback_login.session.keepalive import expiry_warning
     from loopback_login.session.orchestrator import LoginSession
 
     try:
@@ -401,7 +400,5 @@ async def _finish(
         entry = session.entry()
     if entry is not None:
         say(summary(entry))
-        warning = expiry_warning(entry, now=time.time())
-        if warning is not None:
-            say(warning)  # as the full command: a session near its absolute end
+        warn_if_ending(entry)  # as the full command: a session near its absolute end
     return 0
