@@ -182,3 +182,25 @@ def test_a_missing_or_bad_ca_file_is_named(tmp_path: Path) -> None:
         NetworkSettings(ca_file=str(junk)).ssl_context()
     with pytest.raises(ConfigError, match="SSL_CERT_FILE"):
         NetworkSettings(environ={"SSL_CERT_FILE": str(junk)}).ssl_context()
+
+
+def test_the_system_trust_is_loaded_once_and_shared_unchanged(tmp_path: Path) -> None:
+    """Loading the system's certificates costs tens of milliseconds: a process does
+    it once. The shared context is never added to; a CA file makes a new one."""
+    import trustme
+
+    shared = NetworkSettings().ssl_context()
+    assert NetworkSettings().ssl_context() is shared
+    before = shared.cert_store_stats()["x509_ca"]
+    pem = tmp_path / "private-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(pem))
+    for settings in (
+        NetworkSettings(ca_file=str(pem)),
+        # SSL_CERT_FILE other than the process's: OpenSSL does not read it itself.
+        NetworkSettings(environ={"SSL_CERT_FILE": str(pem)}),
+    ):
+        own = settings.ssl_context()
+        assert own is not shared
+        assert own.cert_store_stats()["x509_ca"] >= 1
+        assert settings.ssl_context() is not own  # never shared either
+    assert shared.cert_store_stats()["x509_ca"] == before

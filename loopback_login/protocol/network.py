@@ -290,16 +290,27 @@ class NetworkSettings:
             files.append((env_file, "SSL_CERT_FILE"))
         return files
 
+    def _files_to_add(self) -> list[tuple[str, str]]:
+        """:meth:`ca_files` less ``SSL_CERT_FILE`` where OpenSSL reads it itself:
+        on Linux the system's trust *is* loaded from it (set_default_verify_paths),
+        so loading it again would double the cost (tens of milliseconds for a full
+        bundle) for nothing. Elsewhere the OS store is read, which ignores it."""
+        files = self.ca_files()
+        if sys.platform in ("darwin", "win32"):
+            return files
+        process = os.environ.get("SSL_CERT_FILE")
+        return [f for f in files if not (f[1] == "SSL_CERT_FILE" and f[0] == process)]
+
     def ssl_context(self) -> ssl.SSLContext:
         """The system's trust, plus the CA files; always verifying."""
         import ssl
 
-        extra = self.ca_files()
-        context: ssl.SSLContext
-        if not extra and sys.platform in ("darwin", "win32"):
-            context = _os_trust_store()
-        else:
-            context = ssl.create_default_context()
+        extra = self._files_to_add()
+        if not extra:
+            if sys.platform in ("darwin", "win32"):
+                return _os_trust_store()
+            return _system_trust()
+        context = ssl.create_default_context()
         self._load_ca_files(context, extra)
         return context
 
@@ -461,6 +472,22 @@ def explain_network_error(
             message = f"TLS with the proxy {shown} failed"
         return NetworkError(message, hint=hint)
     return None
+
+
+_SYSTEM_TRUST: dict[tuple[str | None, str | None], ssl.SSLContext] = {}
+
+
+def _system_trust() -> ssl.SSLContext:
+    """The system's trust, loaded once per process for each place OpenSSL would
+    read it from (``SSL_CERT_FILE``, ``SSL_CERT_DIR``). Shared, so never changed:
+    a context with more in it is always a new one."""
+    import ssl
+
+    where = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    context = _SYSTEM_TRUST.get(where)
+    if context is None:
+        context = _SYSTEM_TRUST[where] = ssl.create_default_context()
+    return context
 
 
 def _os_trust_store() -> ssl.SSLContext:
