@@ -257,7 +257,9 @@ async def measure(
         raise RuntimeError(
             f"the browser ended on {visit.hops[-1].url!r}: {visit.text[:200]!r}"
         )
-    callback = next(h for h in visit.hops if not h.url.startswith(emu.url))
+    # The last request off the emulator: ours starts at its own loopback page
+    # (the short URL, which redirects to the authorize URL), so the first is not it.
+    callback = [h for h in visit.hops if not h.url.startswith(emu.url)][-1]
     # The login waits on the browser until the callback is on its way; what the
     # browser does after that (drawing the last page) runs beside the helper's end.
     browser_part = (visit.opened, callback.sent)
