@@ -47,12 +47,21 @@ def test_exec_passes_token_server_and_exit_code(
     assert "not logged in" in nobody.stderr
 
 
+# The handler only notes the signal; the main loop acts on it. A handler that
+# prints and exits from inside a 30 s sleep was seen, in a long test run, to print
+# and yet sleep on: this child's job is to show what reached it, nothing more.
 CHILD = """
 import signal, sys, time
+got = []
 if sys.argv[1] == "catch":
-    signal.signal(signal.SIGTERM, lambda *a: (print("caught", flush=True), sys.exit(3)))
+    signal.signal(signal.SIGTERM, lambda *a: got.append(a[0]))
 print("ready", flush=True)
-time.sleep(30)
+end = time.monotonic() + 30
+while not got and time.monotonic() < end:
+    time.sleep(0.05)
+if got:
+    print("caught", flush=True)
+    sys.exit(3)
 """
 
 
