@@ -150,6 +150,19 @@ def common(func: F) -> F:
     return func
 
 
+def http_timeout_option(endpoint: str = "the token endpoint") -> Callable[[F], F]:
+    """``--http-timeout``, the same on every command that makes requests."""
+    from loopback_login.protocol.wiring import DEFAULT_HTTP_TIMEOUT
+
+    return click.option(
+        "--http-timeout",
+        type=Seconds(min=0.1),
+        default=DEFAULT_HTTP_TIMEOUT,
+        show_default=True,
+        help=f"Seconds to wait for {endpoint}.",
+    )
+
+
 def secret_options(func: F) -> F:
     options = [
         click.option(

@@ -30,9 +30,9 @@ from typing import Any
 import click
 
 from loopback_login.cli.common import (
-    Seconds,
     common,
     drive,
+    http_timeout_option,
     read_secret,
     say,
     secret_options,
@@ -42,7 +42,6 @@ from loopback_login.cli.help import GroupedCommand
 from loopback_login.environment import TOKEN_ENV, TOKEN_FILE_ENV, URL_ENV
 from loopback_login.errors import LoopbackLoginError
 from loopback_login.protocol.tokens import TokenSet
-from loopback_login.protocol.wiring import DEFAULT_HTTP_TIMEOUT
 from loopback_login.session.orchestrator import LoginSession
 from loopback_login.store.expiry import default_margin
 from loopback_login.store.private_files import replace_with, write_temp
@@ -80,13 +79,7 @@ Examples:
     help=f"Keep the token in a private file named by ${TOKEN_FILE_ENV}, replaced "
     "before it expires, for programs that run longer than a token lives.",
 )
-@click.option(
-    "--http-timeout",
-    type=Seconds(min=0.1),
-    default=DEFAULT_HTTP_TIMEOUT,
-    show_default=True,
-    help="Seconds to wait for the token endpoint.",
-)
+@http_timeout_option()
 @secret_options
 @common
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)

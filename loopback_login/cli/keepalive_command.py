@@ -22,6 +22,7 @@ from loopback_login.cli.common import (
     SECRET_ENV,
     common,
     drive,
+    http_timeout_option,
     read_secret,
     say,
     secret_options,
@@ -41,7 +42,6 @@ from loopback_login.cli.schedule import (
     systemd_units,
 )
 from loopback_login.errors import ConfigError, LoopbackLoginError, printable
-from loopback_login.protocol.wiring import DEFAULT_HTTP_TIMEOUT
 from loopback_login.session.keepalive import (
     DEFAULT_WITHIN,
     KeepAlive,
@@ -94,13 +94,7 @@ ENABLE_HINT = "loopback-login keepalive --enable --profile NAME"
     help="With --install [default: launchd on macOS, systemd where it runs, else "
     "cron]; --uninstall without it looks in all three.",
 )
-@click.option(
-    "--http-timeout",
-    type=click.FloatRange(min=0.1),
-    default=DEFAULT_HTTP_TIMEOUT,
-    show_default=True,
-    help="Seconds to wait for the token endpoint.",
-)
+@http_timeout_option()
 @secret_options
 @common
 def keepalive(

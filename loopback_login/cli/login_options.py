@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from loopback_login.cli import login_settings
-from loopback_login.cli.common import Seconds
+from loopback_login.cli.common import Seconds, http_timeout_option
 from loopback_login.environment import CLIENT_ID_ENV, SERVER_ENV
 from loopback_login.errors import ConfigError
 from loopback_login.protocol.network import NetworkSettings
@@ -19,7 +19,6 @@ from loopback_login.protocol.provider import (
     GRANTS,
     ProviderConfig,
 )
-from loopback_login.protocol.token_client import DEFAULT_HTTP_TIMEOUT
 from loopback_login.session.entry import ProfileEntry
 
 __all__ = [
@@ -91,9 +90,7 @@ def login_options(func: F) -> F:
                      "busy ports [default: http://127.0.0.1:<free port>/callback]."),
         click.option("--timeout", type=Seconds(min=1), default=300.0,
                      show_default=True, help="Seconds to wait for the sign-in."),
-        click.option("--http-timeout", type=Seconds(min=0.1),
-                     default=DEFAULT_HTTP_TIMEOUT, show_default=True,
-                     help="Seconds to wait for the token endpoint."),
+        http_timeout_option(),
         click.option("--no-browser", is_flag=True,
                      help="Print the URL instead of opening a browser; take the URL "
                      "the browser ends on, pasted."),

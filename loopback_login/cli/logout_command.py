@@ -9,9 +9,9 @@ from typing import Any
 import click
 
 from loopback_login.cli.common import (
-    Seconds,
     common,
     drive,
+    http_timeout_option,
     read_secret,
     say,
     secret_options,
@@ -19,7 +19,6 @@ from loopback_login.cli.common import (
 )
 from loopback_login.cli.help import GroupedCommand
 from loopback_login.errors import LoopbackLoginError, TokenStoreError
-from loopback_login.protocol.token_client import DEFAULT_HTTP_TIMEOUT
 from loopback_login.session.entry import ProfileEntry, load_entry
 from loopback_login.session.orchestrator import LoginSession
 
@@ -46,13 +45,7 @@ Examples:
     help="Also drop the profile's settings (kept by default, so that "
     "`loopback-login login -p NAME` signs in again).",
 )
-@click.option(
-    "--http-timeout",
-    type=Seconds(min=0.1),
-    default=DEFAULT_HTTP_TIMEOUT,
-    show_default=True,
-    help="Seconds to wait for the revocation endpoint.",
-)
+@http_timeout_option("the revocation endpoint")
 @secret_options
 @common
 def logout(

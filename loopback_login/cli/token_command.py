@@ -17,6 +17,7 @@ from loopback_login.cli.common import (
     Seconds,
     common,
     drive,
+    http_timeout_option,
     jwt_options,
     read_jwt,
     read_secret,
@@ -32,7 +33,6 @@ from loopback_login.cli.login_options import build_provider
 from loopback_login.cli.settings import layered
 from loopback_login.loopback.config import LoopbackConfig
 from loopback_login.protocol.provider import ProviderConfig
-from loopback_login.protocol.token_client import DEFAULT_HTTP_TIMEOUT
 from loopback_login.session.entry import load_entry
 from loopback_login.session.orchestrator import LoginSession
 
@@ -78,12 +78,7 @@ Examples:
     default=300.0,
     help="With --login: seconds to wait for the sign-in.",
 )
-@click.option(
-    "--http-timeout",
-    type=Seconds(min=0.1),
-    default=DEFAULT_HTTP_TIMEOUT,
-    help="Seconds to wait for the token endpoint.",
-)
+@http_timeout_option()
 @click.option(
     "--rejected",
     metavar="TOKEN",
